@@ -1,0 +1,1 @@
+"""gspmc.data (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""gspmc.describe (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""gspmc.losses (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""gspmc.models (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""gspmc.pose (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""gspmc.text (see docs/architecture.md)."""

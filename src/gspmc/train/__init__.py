@@ -1,0 +1,1 @@
+"""gspmc.train (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""gspmc.video (see docs/architecture.md)."""
