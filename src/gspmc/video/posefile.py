@@ -1,0 +1,188 @@
+"""Writing and reading the per-video keypoint files that ``gspmc extract`` produces.
+
+Two formats, same content (a :class:`~gspmc.video.holistic.HolisticClip`):
+
+- ``.pose`` (pose-format, the sign-language community's binary format): header version 0.1,
+  components POSE_LANDMARKS, FACE_LANDMARKS, LEFT_HAND_LANDMARKS, RIGHT_HAND_LANDMARKS with
+  pose-format's own holistic point names and limbs, point format XYZC, one person; a joint with
+  confidence 0 is masked. Readable by ``pose_format.Pose.read`` and by ``gspmc.data``.
+- ``.npz`` (ours, no pickles): ``coords`` (T, 543, 3) float32, ``confidence`` (T, 543) float32,
+  ``fps`` (), ``width`` (), ``height`` () and ``layout`` = ``"mediapipe-holistic-543"``.
+
+Both writers are atomic (temporary file in the same folder + ``os.replace``): a killed extraction
+never leaves a truncated file that a resumed run would skip as done.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from gspmc.errors import DataError
+from gspmc.video.holistic import COMPONENTS, LAYOUT, NUM_POINTS, HolisticClip
+
+FORMATS = ("pose", "npz")
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]) -> Path:
+    """Call ``write(f)`` on a temporary file next to ``path``, then move it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _pose_header(width: int, height: int):  # -> pose_format.pose_header.PoseHeader
+    """pose-format header for our 4 holistic components, with pose-format's names and limbs."""
+    from pose_format.pose_header import PoseHeader, PoseHeaderDimensions
+    from pose_format.utils.holistic import holistic_components
+
+    by_name = {c.name: c for c in holistic_components("XYZC")}
+    components = [by_name[name] for name, _ in COMPONENTS]
+    for comp, (name, n) in zip(components, COMPONENTS, strict=True):
+        if len(comp.points) != n:
+            raise RuntimeError(f"pose-format's {name} has {len(comp.points)} points, expected {n}")
+    dims = PoseHeaderDimensions(width=int(width), height=int(height), depth=0)
+    return PoseHeader(version=0.1, dimensions=dims, components=components)
+
+
+def write_pose(path: str | os.PathLike[str], clip: HolisticClip) -> Path:
+    """Write ``clip`` as a pose-format ``.pose`` file (atomic)."""
+    from pose_format import Pose
+    from pose_format.numpy.pose_body import NumPyPoseBody
+
+    header = _pose_header(clip.width, clip.height)
+    data = clip.coords[:, None].astype(np.float32)  # (T, 1, 543, 3): one person
+    conf = clip.confidence[:, None].astype(np.float32)  # (T, 1, 543)
+    pose = Pose(header, NumPyPoseBody(fps=float(clip.fps), data=data, confidence=conf))
+    return atomic_write(path, pose.write)
+
+
+def write_npz(path: str | os.PathLike[str], clip: HolisticClip) -> Path:
+    """Write ``clip`` as our ``.npz`` (atomic, compressed, no pickled objects)."""
+
+    def _write(f: BinaryIO) -> None:
+        buf = io.BytesIO()
+        np.savez_compressed(
+            buf,
+            coords=clip.coords.astype(np.float32),
+            confidence=clip.confidence.astype(np.float32),
+            fps=np.float32(clip.fps),
+            width=np.int32(clip.width),
+            height=np.int32(clip.height),
+            layout=np.str_(LAYOUT),
+        )
+        f.write(buf.getvalue())
+
+    return atomic_write(path, _write)
+
+
+def write_clip(path: str | os.PathLike[str], clip: HolisticClip) -> Path:
+    """Write by extension (``.pose`` or ``.npz``)."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".pose":
+        return write_pose(path, clip)
+    if suffix == ".npz":
+        return write_npz(path, clip)
+    raise DataError(path, f"unknown keypoint file extension {suffix!r} (use .pose or .npz)")
+
+
+def read_pose(path: str | os.PathLike[str]) -> HolisticClip:
+    """Read a holistic ``.pose`` file (ours or pose-format's ``video_to_pose``) into the 543 layout.
+
+    Components are picked by name, so extra components (e.g. POSE_WORLD_LANDMARKS) or an extra
+    depth channel (AUTSL's XYZKC) are ignored; x, y, z are the first three channels.
+
+    Raises:
+        DataError: unreadable file, or a holistic component is missing / has the wrong size.
+    """
+    from pose_format import Pose
+
+    path = Path(path)
+    try:
+        pose = Pose.read(path.read_bytes())
+    except FileNotFoundError:
+        raise DataError(path, "no such pose file") from None
+    except Exception as err:  # pose-format raises assorted errors on a bad buffer
+        raise DataError(path, f"not a readable pose-format file ({type(err).__name__}: {err})") from err
+    starts: dict[str, tuple[int, int]] = {}
+    offset = 0
+    for comp in pose.header.components:
+        starts[comp.name] = (offset, len(comp.points))
+        offset += len(comp.points)
+    data = np.asarray(pose.body.data.filled(0) if np.ma.isMaskedArray(pose.body.data) else pose.body.data)
+    conf = np.asarray(pose.body.confidence)
+    if data.ndim != 4 or data.shape[-1] < 3:
+        raise DataError(path, f"expected data (T, people, points, >=3), got shape {data.shape}")
+    if data.shape[0] == 0:
+        raise DataError(path, "the pose file has no frames")
+    coords = np.zeros((data.shape[0], NUM_POINTS, 3), np.float32)
+    confidence = np.zeros((data.shape[0], NUM_POINTS), np.float32)
+    out = 0
+    for name, n in COMPONENTS:
+        if name not in starts:
+            raise DataError(path, f"component {name} missing (found {sorted(starts)}): not a holistic pose file")
+        start, count = starts[name]
+        if count != n:
+            raise DataError(path, f"component {name} has {count} points, expected {n}")
+        coords[:, out : out + n] = data[:, 0, start : start + n, :3]  # person 0
+        confidence[:, out : out + n] = conf[:, 0, start : start + n]
+        out += n
+    coords = np.nan_to_num(coords, nan=0.0, posinf=0.0, neginf=0.0)
+    coords[confidence <= 0] = 0.0
+    dims = pose.header.dimensions
+    return HolisticClip(coords, confidence, float(pose.body.fps), int(dims.width), int(dims.height))
+
+
+def read_npz(path: str | os.PathLike[str]) -> HolisticClip:
+    """Read our ``.npz`` keypoint file. Raises DataError naming the file and the problem."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = {"coords", "confidence", "fps", "width", "height"} - set(z.files)
+            if missing:
+                raise DataError(path, f"missing arrays {sorted(missing)} (not a gspmc extract .npz)")
+            layout = str(z["layout"]) if "layout" in z.files else LAYOUT
+            coords = z["coords"].astype(np.float32)
+            confidence = z["confidence"].astype(np.float32)
+            fps, width, height = float(z["fps"]), int(z["width"]), int(z["height"])
+    except FileNotFoundError:
+        raise DataError(path, "no such file") from None
+    except DataError:
+        raise
+    except Exception as err:
+        raise DataError(path, f"not a readable .npz ({type(err).__name__}: {err})") from err
+    if layout != LAYOUT:
+        raise DataError(path, f"layout {layout!r}, expected {LAYOUT!r}")
+    if coords.ndim != 3 or coords.shape[1:] != (NUM_POINTS, 3) or confidence.shape != coords.shape[:2]:
+        raise DataError(path, f"coords {coords.shape} / confidence {confidence.shape}: expected (T, 543, 3) / (T, 543)")
+    if coords.shape[0] == 0:
+        raise DataError(path, "no frames")
+    if not np.isfinite(coords).all():
+        raise DataError(path, "coords contain NaN or inf")
+    return HolisticClip(coords, confidence, fps, width, height)
+
+
+def read_clip(path: str | os.PathLike[str]) -> HolisticClip:
+    """Read a ``.pose`` or ``.npz`` keypoint file by extension."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".pose":
+        return read_pose(path)
+    if suffix == ".npz":
+        return read_npz(path)
+    raise DataError(path, f"unknown keypoint file extension {suffix!r} (expected .pose or .npz)")
