@@ -1,0 +1,329 @@
+"""Turn a recorded clip into a model input: validate, convert, normalise, sample, augment, stream.
+
+:func:`make_input` is the one pipeline used for training, evaluation and live prediction::
+
+    coords (T0, V0, D), mask (T0, V0) in layout ``src``
+      1. validate      finite where observed, >= 1 frame, V0 matches ``src``       (DataError)
+      2. convert       to ``cfg.layout`` by joint name; keep x, y (z is dropped)
+      3. drop frames   in which no joint of ``cfg.layout`` is observed (if any frame has one)
+      4. normalise     "shoulders": centre = mid-shoulders, scale = shoulder width (see normalize())
+      5. sample        to ``cfg.window`` frames: uniform at test, random crop + segment sampling in training
+      6. augment       (training only) rotation, scale, shift, mirror, noise, joint / hand dropout
+      7. zero          coordinates of missing joints are 0 (after normalisation and augmentation)
+      8. stream        joint | bone | joint_motion | bone_motion  (gspmc.pose.streams)
+    -> (3, T, V) float32, channels (x, y, c), c = observation mask (or mask * score)
+
+Randomness comes only from the ``np.random.Generator`` passed in.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from gspmc.errors import ConfigError, DataError
+from gspmc.pose.layouts import Layout, conversion_indices, get_layout
+from gspmc.pose.streams import STREAMS, compute_stream
+
+__all__ = [
+    "AugmentConfig",
+    "InputConfig",
+    "NORMALIZATIONS",
+    "augment_clip",
+    "make_input",
+    "mirror",
+    "normalize",
+    "sample_indices",
+]
+
+NORMALIZATIONS = ("shoulders", "none")
+CONFIDENCES = ("mask", "score")
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    """Everything needed to turn a clip into a model input; saved in checkpoints."""
+
+    layout: str = "sam-slr-27"  # model layout (registry name) the clip is converted to
+    window: int = 64  # T, frames fed to the model
+    stream: str = "joint"  # joint | bone | joint_motion | bone_motion
+    normalize: str = "shoulders"  # "shoulders": centre on mid-shoulders, unit shoulder width | "none"
+    confidence: str = "mask"  # channel c: "mask" (0/1 observed) | "score" (mask * detector score)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.window, int) or self.window < 1:
+            raise ConfigError(f"InputConfig.window must be a positive integer, got {self.window!r}")
+        if self.stream not in STREAMS:
+            raise ConfigError(f"InputConfig.stream {self.stream!r} is unknown; known: {', '.join(STREAMS)}")
+        if self.normalize not in NORMALIZATIONS:
+            raise ConfigError(f"InputConfig.normalize {self.normalize!r} is unknown; known: {', '.join(NORMALIZATIONS)}")
+        if self.confidence not in CONFIDENCES:
+            raise ConfigError(f"InputConfig.confidence {self.confidence!r} is unknown; known: {', '.join(CONFIDENCES)}")
+        get_layout(self.layout)  # a clear error for an unknown layout
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Training-time augmentation; all geometry is in normalised units (shoulder widths).
+
+    ``AugmentConfig()`` is a moderate default; a field at its neutral value switches that step off.
+    """
+
+    rotation_deg: float = 10.0  # in-plane rotation, angle uniform in [-r, r] degrees (0: off)
+    scale: tuple[float, float] = (0.9, 1.1)  # isotropic scale factor, uniform in [lo, hi]
+    shift: float = 0.1  # translation per axis, uniform in [-s, s] shoulder widths
+    mirror_prob: float = 0.0  # probability of a left/right mirror (x -> -x and left_* <-> right_*);
+    # off by default: it turns the dominant hand into the other one, which per-part descriptions name
+    noise_std: float = 0.0  # Gaussian jitter per coordinate, in shoulder widths
+    joint_dropout: float = 0.0  # probability to mask each observed (frame, joint)
+    hand_dropout: float = 0.0  # probability to mask a whole hand in a frame (detectors miss hands)
+    crop: tuple[float, float] = (0.8, 1.0)  # fraction of the clip kept by the random temporal crop
+
+    def __post_init__(self) -> None:
+        lo, hi = self.scale
+        if not 0 < lo <= hi:
+            raise ConfigError(f"AugmentConfig.scale must satisfy 0 < lo <= hi, got {self.scale}")
+        clo, chi = self.crop
+        if not 0 < clo <= chi <= 1:
+            raise ConfigError(f"AugmentConfig.crop must satisfy 0 < lo <= hi <= 1, got {self.crop}")
+        for f in ("mirror_prob", "joint_dropout", "hand_dropout"):
+            if not 0 <= getattr(self, f) <= 1:
+                raise ConfigError(f"AugmentConfig.{f} must be a probability, got {getattr(self, f)}")
+        for f in ("rotation_deg", "shift", "noise_std"):
+            if getattr(self, f) < 0:
+                raise ConfigError(f"AugmentConfig.{f} must be >= 0, got {getattr(self, f)}")
+
+
+# ------------------------------------------------------------------------------------------------
+# Steps
+# ------------------------------------------------------------------------------------------------
+def _validate(coords: np.ndarray, mask: np.ndarray, src: Layout, source: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """Shapes, joint count and finiteness; returns float32 coords (0 where masked) and a bool mask."""
+    coords, mask = np.asarray(coords), np.asarray(mask)
+    if coords.ndim != 3 or coords.shape[-1] not in (2, 3):
+        raise DataError(source, f"a clip must be coords of shape (T, V, 2|3), got {coords.shape}")
+    t0, v0, _ = coords.shape
+    if t0 == 0:
+        raise DataError(source, "the clip has no frames")
+    if v0 != src.num_joints:
+        raise DataError(source, f"the clip has {v0} joints but its layout {src.name!r} has {src.num_joints}")
+    if mask.shape != (t0, v0):
+        raise DataError(source, f"mask of shape {mask.shape} does not match coords of shape {coords.shape}")
+    mask = mask.astype(bool)
+    bad = ~np.isfinite(coords).all(axis=-1) & mask  # (T0, V0) observed but NaN/inf
+    if bad.any():
+        t, v = np.argwhere(bad)[0]
+        raise DataError(source, f"{int(bad.sum())} observed joints have NaN/inf coordinates "
+                                f"(first: frame {t}, joint {src.joints[v]!r})")  # fmt: skip
+    if not mask.any():
+        raise DataError(source, f"no joint of layout {src.name!r} is observed in any frame")
+    coords = np.where(mask[..., None], coords, 0).astype(np.float32)  # masked NaNs become 0
+    return coords, mask
+
+
+def _shoulder_width(lay: Layout) -> tuple[int, int] | None:
+    if lay.has("left_shoulder") and lay.has("right_shoulder"):
+        return lay.index("left_shoulder"), lay.index("right_shoulder")
+    return None
+
+
+def normalize(xy: np.ndarray, mask: np.ndarray, layout: Layout, eps: float = 1e-6) -> tuple[np.ndarray, np.ndarray, float]:
+    """Centre and scale a clip so the mid-shoulder point is 0 and the shoulder width is 1.
+
+    One centre and one scale per clip (per-frame centring would add the shoulders' detection
+    jitter to every joint): the centre is the per-axis median, over the frames where both
+    shoulders are observed, of the mid-shoulder point; the scale is the median shoulder width
+    (x-y distance) over those frames. Medians ignore frames where the detector briefly jumps.
+
+    Fallback when no frame has both shoulders (or the layout has none, or the width is ~0): the
+    centre is the per-axis median of all observed points and the scale is half the larger side of
+    their bounding box (so the clip spans about [-1, 1]); if that is ~0 too (a single point), 1.
+
+    Args:
+        xy: (T, V, 2) coordinates; masked entries are ignored.
+        mask: (T, V) bool.
+        layout: the layout of ``xy`` (for the shoulders).
+
+    Returns:
+        normalised xy (T, V, 2) float32 (masked entries 0), centre (2,), scale.
+    """
+    pair = _shoulder_width(layout)
+    centre, scale = None, 0.0
+    if pair is not None:
+        li, ri = pair
+        both = mask[:, li] & mask[:, ri]  # (T,)
+        if both.any():
+            ls, rs = xy[both, li], xy[both, ri]  # (T', 2)
+            width = float(np.median(np.linalg.norm(ls - rs, axis=-1)))
+            if width > eps:
+                centre, scale = np.median((ls + rs) / 2, axis=0), width
+    if centre is None:
+        pts = xy[mask]  # (N, 2)
+        centre = np.median(pts, axis=0)
+        scale = float((pts.max(axis=0) - pts.min(axis=0)).max()) / 2
+        if scale <= eps:
+            scale = 1.0
+    out = (xy - centre) / scale
+    out = np.where(mask[..., None], out, 0).astype(np.float32)
+    return out, np.asarray(centre, dtype=np.float32), scale
+
+
+def sample_indices(length: int, window: int, rng: np.random.Generator | None = None,
+                   crop: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:  # fmt: skip
+    """Frame indices (window,) that resample a clip of ``length`` frames to ``window`` frames.
+
+    Test (``rng`` None): uniform, the centre of each of ``window`` equal segments,
+    ``floor((t + 0.5) * length / window)``; clips shorter than the window repeat frames
+    (e.g. length 3 -> window 6 gives 0 0 1 1 2 2), a 1-frame clip repeats its frame.
+
+    Training (``rng`` given): a random crop of ``round(u * length)`` frames, ``u`` uniform in
+    ``crop``, at a random start, split into ``window`` equal segments with one random frame drawn
+    from each (TSN-style segment sampling), so speed and phase vary between epochs.
+    """
+    if length < 1 or window < 1:
+        raise ConfigError(f"cannot sample {window} frames from a clip of {length}")
+    if rng is None:
+        idx = np.floor((np.arange(window) + 0.5) * length / window).astype(np.int64)
+        return np.minimum(idx, length - 1)
+    lo, hi = crop
+    keep = min(length, max(1, round(rng.uniform(lo, hi) * length)))
+    start = int(rng.integers(0, length - keep + 1))
+    edges = start + keep * np.arange(window + 1) / window  # (window + 1,) segment boundaries
+    pos = edges[:-1] + rng.uniform(0, 1, window) * (edges[1:] - edges[:-1])
+    return np.clip(np.floor(pos).astype(np.int64), start, start + keep - 1)
+
+
+def mirror(xy: np.ndarray, mask: np.ndarray, layout: Layout) -> tuple[np.ndarray, np.ndarray]:
+    """Left/right mirror of a centred clip: x -> -x and every ``left_*`` joint swapped with its
+    ``right_*`` twin. An involution. xy (..., V, 2), mask (..., V)."""
+    m = layout.mirror_indices()
+    out = xy[..., m, :].copy()  # (..., V, 2)
+    out[..., 0] *= -1
+    return out, mask[..., m]
+
+
+def augment_clip(xy: np.ndarray, mask: np.ndarray, layout: Layout, aug: AugmentConfig,
+                 rng: np.random.Generator, conf: np.ndarray | None = None,
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:  # fmt: skip
+    """Random mirror, rotation, scale, shift, noise and dropout of a normalised clip.
+
+    One random draw per clip for the geometric steps (the whole clip moves rigidly; rotation and
+    scale about the origin, i.e. the mid-shoulder point after normalisation), except noise and
+    dropout, which are per (frame, joint) / per (frame, hand).
+
+    Args:
+        xy: (T, V, 2) normalised coordinates; mask: (T, V) bool; conf: optional (T, V) scores,
+            permuted with the joints when mirroring.
+
+    Returns:
+        xy (T, V, 2) float32, mask (T, V) (dropout only removes joints), conf (or None).
+    """
+    xy = xy.astype(np.float32, copy=True)
+    mask = mask.copy()
+    if aug.mirror_prob > 0 and rng.uniform() < aug.mirror_prob:
+        xy, mask = mirror(xy, mask, layout)
+        if conf is not None:
+            conf = conf[..., layout.mirror_indices()]
+    angle = math.radians(rng.uniform(-aug.rotation_deg, aug.rotation_deg)) if aug.rotation_deg > 0 else 0.0
+    s = rng.uniform(*aug.scale)
+    rot = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]], np.float32)
+    xy = (xy @ rot.T) * s  # (T, V, 2)
+    if aug.shift > 0:
+        xy = xy + rng.uniform(-aug.shift, aug.shift, 2).astype(np.float32)
+    if aug.noise_std > 0:
+        xy = xy + rng.normal(0, aug.noise_std, xy.shape).astype(np.float32)
+    if aug.joint_dropout > 0:
+        mask &= rng.uniform(size=mask.shape) >= aug.joint_dropout
+    if aug.hand_dropout > 0:
+        parts = layout.part_indices()
+        for hand in ("left_hand", "right_hand"):
+            if hand in parts:
+                drop = rng.uniform(size=mask.shape[0]) < aug.hand_dropout  # (T,)
+                mask[np.ix_(drop, parts[hand])] = False
+    return xy, mask, conf
+
+
+# ------------------------------------------------------------------------------------------------
+# The pipeline
+# ------------------------------------------------------------------------------------------------
+def make_input(
+    coords: np.ndarray,
+    mask: np.ndarray,
+    src_layout: str,
+    cfg: InputConfig,
+    augment: AugmentConfig | None = None,
+    rng: np.random.Generator | None = None,
+    *,
+    score: np.ndarray | None = None,
+    source: str | None = None,
+) -> np.ndarray:
+    """One clip -> model input ``(3, cfg.window, V)`` float32 with channels (x, y, c).
+
+    Args:
+        coords: (T0, V0, D) coordinates in layout ``src_layout``, D = 2 or 3 (z is dropped).
+        mask: (T0, V0) True where a joint was observed.
+        src_layout: registry name of the clip's layout.
+        cfg: the model's input settings.
+        augment: training augmentation (and random temporal sampling); None at test time.
+        rng: the randomness for ``augment``; required when ``augment`` is given.
+        score: (T0, V0) detector confidence, used for channel c when ``cfg.confidence == "score"``.
+        source: the clip's file or id, named in error messages.
+
+    Returns:
+        (3, T, V) float32: normalised x, y (0 where a joint is missing) and c = mask (or
+        mask * score), transformed into ``cfg.stream``.
+
+    Raises:
+        DataError: bad clip (wrong joint count, no frames, NaN/inf where observed, nothing observed).
+        ConfigError: ``augment`` without ``rng``; "score" confidence without ``score``.
+    """
+    src, dst = get_layout(src_layout), get_layout(cfg.layout)
+    coords, mask = _validate(coords, mask, src, source)
+    if augment is not None and rng is None:
+        raise ConfigError("make_input: augmentation needs an np.random.Generator (rng)")
+    if cfg.confidence == "score":
+        if score is None:
+            raise ConfigError(f"InputConfig.confidence is 'score' but the clip{' ' + source if source else ''} has no scores")
+        score = np.asarray(score, dtype=np.float32)
+        if score.shape != mask.shape:
+            raise DataError(source, f"score of shape {score.shape} does not match mask of shape {mask.shape}")
+        score = np.where(mask & np.isfinite(score), score, 0).astype(np.float32)
+
+    # 2. convert by joint name; keep x, y
+    idx = conversion_indices(src, dst)
+    have = idx >= 0
+    take = np.where(have, idx, 0)
+    m = mask[:, take] & have  # (T0, V)
+    xy = np.where(m[..., None], coords[:, take, :2], 0)  # (T0, V, 2)
+    conf = None if score is None else np.where(m, score[:, take], 0)  # (T0, V)
+
+    # 3. drop frames in which nothing of the model layout was seen
+    seen = m.any(axis=1)  # (T0,)
+    if seen.any() and not seen.all():
+        xy, m = xy[seen], m[seen]
+        conf = None if conf is None else conf[seen]
+
+    # 4. normalise
+    if cfg.normalize == "shoulders" and m.any():
+        xy, _, _ = normalize(xy, m, dst)
+
+    # 5. temporal sampling
+    t_idx = sample_indices(len(xy), cfg.window, rng if augment is not None else None,
+                           augment.crop if augment is not None else (1.0, 1.0))  # fmt: skip
+    xy, m = xy[t_idx], m[t_idx]  # (T, V, 2), (T, V)
+    conf = None if conf is None else conf[t_idx]
+
+    # 6. augmentation
+    if augment is not None:
+        xy, m, conf = augment_clip(xy, m, dst, augment, rng, conf)
+    c = m.astype(np.float32) if conf is None else np.where(m, conf, 0).astype(np.float32)
+
+    # 7. missing joints are 0
+    xy = np.where(m[..., None], xy, 0).astype(np.float32)
+
+    # 8. stream
+    xy, c = compute_stream(xy, c, cfg.stream, dst.parents())
+    out = np.concatenate([xy, c[..., None]], axis=-1)  # (T, V, 3)
+    return np.ascontiguousarray(out.transpose(2, 0, 1), dtype=np.float32)  # (3, T, V)
