@@ -1,0 +1,133 @@
+"""The Lightning data module: reads a dataset, splits it by a named protocol, builds torch datasets.
+
+Splits come from ``gspmc.data.protocols`` only (one definition of each protocol); the training
+set is augmented, validation and test are not. Shuffling uses a generator seeded from the run's
+seed, and worker processes are seeded by Lightning (``seed_everything(..., workers=True)``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from gspmc.errors import ConfigError, DataError
+from gspmc.train.config import Config
+
+
+def load_clips(cfg: Config) -> Any:
+    """Read the configured dataset (a ClipSet); a clear error when the data is missing."""
+    from gspmc.data import load_dataset
+
+    try:
+        return load_dataset(cfg.data.dataset, cfg.data.path, **cfg.data.options)
+    except FileNotFoundError as err:
+        raise DataError(getattr(err, "filename", None) or cfg.data.path,
+                        "dataset not found; run `gspmc data` to fetch the default data, or set data.path") from None
+
+
+def make_split(cfg: Config, clips: Any) -> Any:
+    """``Split(train, val, test)`` index arrays from the configured protocol and fold."""
+    from gspmc.data.protocols import get_protocol
+
+    try:
+        protocol = get_protocol(cfg.data.protocol)
+    except KeyError as err:
+        raise ConfigError(f"data.protocol: {err}") from None
+    folds = list(getattr(protocol, "folds", []) or [])
+    if folds and cfg.data.fold not in folds:
+        raise ConfigError(f"data.fold: {cfg.data.fold!r} is not a fold of {cfg.data.protocol} ({', '.join(map(str, folds))})")
+    return protocol.split(clips, cfg.data.fold, cfg.data.split_seed)
+
+
+def make_dataset(cfg: Config, clips: Any, indices: np.ndarray, train: bool, seed: int) -> Dataset:
+    """A SkeletonDataset over ``indices`` (augmented only when ``train``)."""
+    from gspmc.data.dataset import SkeletonDataset
+
+    augment = cfg.augment if train else None
+    return SkeletonDataset(clips, np.asarray(indices), cfg.input, augment, seed)
+
+
+class EpochShuffle(Sampler[int]):
+    """A random order that depends only on (seed, epoch): a resumed run sees the same batches.
+
+    Lightning calls ``set_epoch`` before each training epoch (also after a resume).
+    """
+
+    def __init__(self, n: int, seed: int) -> None:
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        return iter(torch.randperm(self.n, generator=gen).tolist())
+
+    def __len__(self) -> int:
+        return self.n
+
+
+class SkeletonDataModule(L.LightningDataModule):
+    """Train / val / test loaders for one config; ``clips`` may be given to skip reading the dataset."""
+
+    def __init__(self, cfg: Config, clips: Any | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.clips = clips
+        self.split: Any = None
+        self.train_set: Dataset | None = None
+        self.val_set: Dataset | None = None
+        self.test_set: Dataset | None = None
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.split is not None:
+            return
+        if self.clips is None:
+            self.clips = load_clips(self.cfg)
+        self.split = make_split(self.cfg, self.clips)
+        for name in ("train", "val", "test"):
+            if len(getattr(self.split, name)) == 0 and name != "test":
+                raise DataError(self.cfg.data.path, f"{self.cfg.data.protocol}/{self.cfg.data.fold}: the {name} split is empty")
+        seed = self.cfg.trainer.seed
+        self.train_set = make_dataset(self.cfg, self.clips, self.split.train, True, seed)
+        self.val_set = make_dataset(self.cfg, self.clips, self.split.val, False, seed)
+        self.test_set = make_dataset(self.cfg, self.clips, self.split.test, False, seed)
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.clips.classes)
+
+    def _loader(self, ds: Dataset, train: bool) -> DataLoader:
+        t = self.cfg.trainer
+        return DataLoader(
+            ds,
+            batch_size=self.cfg.optim.batch_size if train else t.eval_batch_size,
+            sampler=EpochShuffle(len(ds), self.cfg.trainer.seed) if train else None,
+            shuffle=False,
+            drop_last=False,
+            num_workers=t.num_workers,
+            persistent_workers=t.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_set, False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.test_set, False)
+
+    def split_info(self) -> dict[str, Any]:
+        """Clip and class counts per split, for reports."""
+        labels = self.clips.labels()
+        out = {}
+        for name in ("train", "val", "test"):
+            idx = np.asarray(getattr(self.split, name))
+            out[name] = {"clips": int(len(idx)), "classes": int(len(np.unique(labels[idx]))) if len(idx) else 0}
+        return out

@@ -1,0 +1,256 @@
+"""Evaluation: top-k and per-class accuracy, confusion matrices, score files, multi-stream fusion.
+
+Everything here is numpy on score matrices ``(N, K)`` (logits as the model outputs them) and
+integer labels ``(N,)``; nothing needs Lightning or a model. Score files (``.npz``) hold
+``scores`` (N, K) float32 logits, ``labels`` (N,), ``ids`` (N,) and ``classes`` (K,), so streams
+trained separately can be fused later on the same clips.
+
+Fusion (the four-stream ensemble of SAM-SLR / GSP-MC): each stream's logits are turned into
+probabilities with a softmax, then summed with weights, ``fused = sum_s w_s softmax(z_s)``.
+Weights are either equal or tuned on VALIDATION scores only (:func:`tune_fusion_weights`).
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gspmc.errors import DataError
+from gspmc.train.io import atomic_write, write_json, write_npz
+
+FUSION_GRID = (0.0, 0.5, 1.0, 1.5, 2.0)  # candidate weights per stream when tuning on validation
+
+
+@dataclass
+class ScoreFile:
+    """One model's scores on one split."""
+
+    scores: np.ndarray  # (N, K) float32 logits
+    labels: np.ndarray  # (N,) int64 class indices into ``classes``
+    ids: np.ndarray  # (N,) str clip ids
+    classes: list[str]  # (K,) class names
+
+
+def softmax(scores: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Numerically stable softmax along ``axis``."""
+    z = np.asarray(scores, dtype=np.float64)
+    z = z - z.max(axis=axis, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def topk_correct(scores: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """(N,) bool: is the true label among the ``k`` highest scores? (ties broken by class index)."""
+    scores = np.asarray(scores)
+    labels = np.asarray(labels)
+    k = min(k, scores.shape[1])
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]  # (N, k)
+    return (order == labels[:, None]).any(axis=1)
+
+
+def topk_accuracy(scores: np.ndarray, labels: np.ndarray, k: int = 1) -> float:
+    """Fraction of clips whose label is among the top-``k`` scores (nan for an empty set)."""
+    if len(labels) == 0:
+        return float("nan")
+    return float(topk_correct(scores, labels, k).mean())
+
+
+def predictions(scores: np.ndarray) -> np.ndarray:
+    """(N,) argmax class (lowest index on ties)."""
+    return np.argmax(np.asarray(scores), axis=1)
+
+
+def confusion_matrix(pred: np.ndarray, labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """(K, K) int64 counts; row = true class, column = predicted class."""
+    cm = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(cm, (np.asarray(labels), np.asarray(pred)), 1)
+    return cm
+
+
+def per_class_accuracy(pred: np.ndarray, labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """(K,) recall of each class; nan for classes with no clip in ``labels``."""
+    cm = confusion_matrix(pred, labels, num_classes)
+    support = cm.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        acc = np.diag(cm) / support
+    return np.where(support > 0, acc, np.nan)
+
+
+def compute_metrics(scores: np.ndarray, labels: np.ndarray, classes: Sequence[str]) -> dict[str, Any]:
+    """Top-1, top-5, mean per-class accuracy and per-class rows for the classes present in ``labels``."""
+    scores = np.asarray(scores)
+    labels = np.asarray(labels, dtype=np.int64)
+    if scores.ndim != 2 or scores.shape[0] != labels.shape[0]:
+        raise ValueError(f"scores {scores.shape} and labels {labels.shape} do not match")
+    if scores.shape[1] != len(classes):
+        raise ValueError(f"scores have {scores.shape[1]} columns but there are {len(classes)} classes")
+    pred = predictions(scores)
+    acc = per_class_accuracy(pred, labels, len(classes))
+    support = np.bincount(labels, minlength=len(classes))
+    present = np.flatnonzero(support)
+    return {
+        "num_clips": int(len(labels)),
+        "num_classes_present": int(len(present)),
+        "top1": topk_accuracy(scores, labels, 1),
+        "top5": topk_accuracy(scores, labels, 5),
+        "mean_class_accuracy": float(np.nanmean(acc)) if len(present) else float("nan"),
+        "per_class": {classes[c]: {"n": int(support[c]), "accuracy": float(acc[c])} for c in present},
+    }
+
+
+def fuse_scores(streams: Sequence[np.ndarray], weights: Sequence[float] | None = None) -> np.ndarray:
+    """Weighted sum of per-stream softmax probabilities; equal weights when ``weights`` is None.
+
+    Args:
+        streams: S arrays (N, K) of logits for the same clips in the same order.
+        weights: S non-negative weights.
+    Returns:
+        (N, K) float64 fused scores.
+    """
+    if not streams:
+        raise ValueError("fuse_scores needs at least one stream")
+    shape = np.asarray(streams[0]).shape
+    for s in streams:
+        if np.asarray(s).shape != shape:
+            raise ValueError(f"stream shapes differ: {shape} vs {np.asarray(s).shape}")
+    w = np.ones(len(streams)) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.shape != (len(streams),) or (w < 0).any() or w.sum() <= 0:
+        raise ValueError(f"need {len(streams)} non-negative weights with a positive sum, got {list(w)}")
+    return sum(wi * softmax(s) for wi, s in zip(w, streams, strict=True))
+
+
+def tune_fusion_weights(
+    streams: Sequence[np.ndarray], labels: np.ndarray, grid: Sequence[float] = FUSION_GRID
+) -> list[float]:
+    """Weights from ``grid``^S maximising top-1 of :func:`fuse_scores` on the given (validation) scores.
+
+    Ties go to the candidate closest to equal weights (then the first in grid order), so
+    equal weights win whenever they are as good as anything else.
+    """
+    best: tuple[float, float] | None = None
+    best_w: list[float] = [1.0] * len(streams)
+    for cand in itertools.product(grid, repeat=len(streams)):
+        w = np.asarray(cand, dtype=np.float64)
+        if w.sum() <= 0:
+            continue
+        acc = topk_accuracy(fuse_scores(streams, w), labels, 1)
+        dist = float(np.abs(w / w.sum() - 1.0 / len(w)).sum())
+        key = (acc, -dist)
+        if best is None or key > best:
+            best, best_w = key, [float(x) for x in cand]
+    return best_w
+
+
+# ----------------------------------------------------------------------------------------------
+# files
+
+
+def save_scores(path: str | os.PathLike[str], sf: ScoreFile) -> Path:
+    """Atomically write a score file."""
+    return write_npz(
+        path,
+        scores=sf.scores.astype(np.float32),
+        labels=sf.labels.astype(np.int64),
+        ids=np.asarray(sf.ids, dtype=str),
+        classes=np.asarray(sf.classes, dtype=str),
+    )
+
+
+def load_scores(path: str | os.PathLike[str]) -> ScoreFile:
+    """Read a score file written by :func:`save_scores`."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            sf = ScoreFile(z["scores"], z["labels"], z["ids"], [str(c) for c in z["classes"]])
+    except (OSError, KeyError, ValueError) as err:
+        raise DataError(path, f"not a readable gspmc score file ({err})") from None
+    if sf.scores.ndim != 2 or sf.scores.shape != (len(sf.labels), len(sf.classes)):
+        raise DataError(path, f"inconsistent shapes: scores {sf.scores.shape}, {len(sf.labels)} labels, "
+                              f"{len(sf.classes)} classes")
+    return sf
+
+
+def align_scores(files: Sequence[ScoreFile], names: Sequence[str]) -> tuple[list[np.ndarray], np.ndarray]:
+    """Check that score files cover the same clips/classes and return their matrices in one clip order."""
+    ref = files[0]
+    order_ref = np.argsort(ref.ids, kind="stable")
+    out = []
+    for sf, name in zip(files, names, strict=True):
+        if list(sf.classes) != list(ref.classes):
+            raise DataError(name, "class list differs from the first score file; cannot fuse")
+        if sorted(sf.ids.tolist()) != sorted(ref.ids.tolist()):
+            raise DataError(name, "clip ids differ from the first score file; cannot fuse")
+        order = np.argsort(sf.ids, kind="stable")
+        if not np.array_equal(sf.labels[order], ref.labels[order_ref]):
+            raise DataError(name, "labels differ from the first score file for the same clip ids")
+        out.append(sf.scores[order])
+    return out, ref.labels[order_ref]
+
+
+def plot_confusion(
+    cm: np.ndarray, classes: Sequence[str], path: str | os.PathLike[str], title: str = ""
+) -> Path:
+    """Row-normalised confusion matrix as a PNG (rows: true classes present; columns: those plus predicted)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    rows = np.flatnonzero(cm.sum(axis=1))
+    cols = np.union1d(rows, np.flatnonzero(cm.sum(axis=0)))
+    sub = cm[np.ix_(rows, cols)].astype(np.float64)  # (R, C)
+    norm = sub / np.maximum(sub.sum(axis=1, keepdims=True), 1)
+    size = max(4.0, 0.28 * len(cols) + 2)
+    fig, ax = plt.subplots(figsize=(size, max(3.5, 0.28 * len(rows) + 2)), dpi=100)
+    im = ax.imshow(norm, vmin=0, vmax=1, cmap="Blues", aspect="auto")
+    if len(cols) <= 80:
+        ax.set_xticks(range(len(cols)), [classes[c] for c in cols], rotation=90, fontsize=7)
+        ax.set_yticks(range(len(rows)), [classes[r] for r in rows], fontsize=7)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(im, ax=ax, fraction=0.04)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return atomic_write(path, lambda f: f.write(buf.getvalue()))
+
+
+def evaluate_scores(
+    sf: ScoreFile,
+    out_dir: str | os.PathLike[str],
+    split: str,
+    *,
+    config: dict[str, Any] | None = None,
+    checkpoints: Sequence[str] = (),
+    extra: dict[str, Any] | None = None,
+    stem: str | None = None,
+) -> dict[str, Any]:
+    """Metrics, confusion PNG and JSON report for one score file; returns the report."""
+    out_dir = Path(out_dir)
+    stem = stem or split
+    metrics = compute_metrics(sf.scores, sf.labels, sf.classes)
+    cm = confusion_matrix(predictions(sf.scores), sf.labels, len(sf.classes))
+    png = plot_confusion(cm, sf.classes, out_dir / f"confusion_{stem}.png",
+                         title=f"{split}: top-1 {100 * metrics['top1']:.1f}% ({metrics['num_clips']} clips)")
+    report = {
+        "split": split,
+        "counts": {"clips": metrics["num_clips"], "classes_present": metrics["num_classes_present"],
+                   "classes_total": len(sf.classes)},
+        "metrics": {k: metrics[k] for k in ("top1", "top5", "mean_class_accuracy")},
+        "per_class": metrics["per_class"],
+        "confusion_png": str(png),
+        "checkpoints": [str(c) for c in checkpoints],
+        "config": config,
+        **(extra or {}),
+    }
+    report["report_json"] = str(out_dir / f"report_{stem}.json")
+    write_json(out_dir / f"report_{stem}.json", report)
+    return report

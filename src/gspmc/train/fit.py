@@ -1,0 +1,210 @@
+"""One training run end to end: fit (resumable), pick the best epoch on validation, test once.
+
+Run folder (``--out``)::
+
+    config.yaml          the resolved config (a resume with a different config is refused)
+    last.ckpt            written every epoch; ``gspmc fit`` resumes from it automatically
+    best.ckpt            highest validation top-1 (ties: the earlier epoch)
+    logs/metrics.csv     per-step / per-epoch metrics (Lightning CSVLogger)
+    scores_val.npz       best checkpoint's logits on the validation split
+    scores_test.npz      best checkpoint's logits on the test split (evaluated once, at the end)
+    report_test.json     metrics + config + checkpoint; confusion_test.png; same for val
+    result.json          the run's summary; written last, so its presence means "complete"
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from gspmc.errors import ConfigError, DataError
+from gspmc.train.config import Config, config_from_dict, config_to_dict, dump_config
+from gspmc.train.io import read_json, write_json, write_text
+
+RESULT_FILE = "result.json"
+# config keys that may change between a run and its resume: run-time settings, and optim.epochs
+# (the schedule depends on warm-up and milestones only, so a longer run continues the same curve)
+_RESUMABLE_CHANGES = ("optim.epochs", "trainer.num_workers", "trainer.threads", "trainer.progress_bar", "trainer.eval_batch_size",
+                      "trainer.log_every_n_steps", "trainer.devices", "trainer.accelerator", "trainer.strategy", "name")
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(_flat(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def config_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """Dotted keys whose values differ between two plain configs (ignoring run-time-only keys)."""
+    fa, fb = _flat(a), _flat(b)
+    keys = sorted(set(fa) | set(fb))
+    return [k for k in keys if fa.get(k) != fb.get(k) and not k.startswith(_RESUMABLE_CHANGES)]
+
+
+def _check_resume_config(out: Path, cfg: Config) -> None:
+    path = out / "config.yaml"
+    if not path.is_file():
+        return
+    import yaml
+
+    try:
+        old = config_to_dict(config_from_dict(yaml.safe_load(path.read_text(encoding="utf-8")) or {}))
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+    diff = config_differences(old, config_to_dict(cfg))
+    if diff:
+        raise ConfigError(
+            f"{out}: this run folder was started with a different config (differs in {', '.join(diff)}); "
+            "use a new --out folder, or delete the old one"
+        )
+
+
+def predict_split(recognizer: Any, dataset: Any, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Logits (N, K) and labels (N,) of a checkpoint on a dataset (no augmentation)."""
+    from torch.utils.data import DataLoader
+
+    xs, ys = [], []
+    for x, y in DataLoader(dataset, batch_size=batch_size, shuffle=False):
+        xs.append(recognizer.logits(x, batch_size))
+        ys.append(np.asarray(y))
+    k = len(recognizer.classes)
+    if not xs:
+        return np.zeros((0, k), np.float32), np.zeros(0, np.int64)
+    return np.concatenate(xs).astype(np.float32), np.concatenate(ys).astype(np.int64)
+
+
+def evaluate_checkpoint(ckpt: Path, dm: Any, out: Path, splits: tuple[str, ...] = ("val", "test"),
+                        config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Score a checkpoint on the data module's splits; write scores_*.npz, report_*.json, confusion_*.png."""
+    from gspmc.train.checkpoint import load_recognizer
+    from gspmc.train.evaluate import ScoreFile, evaluate_scores, save_scores
+
+    rec = load_recognizer(ckpt)
+    ids = np.asarray(dm.clips.ids())
+    reports = {}
+    for split in splits:
+        idx = np.asarray(getattr(dm.split, split))
+        ds = getattr(dm, f"{split}_set")
+        scores, labels = predict_split(rec, ds, dm.cfg.trainer.eval_batch_size)
+        sf = ScoreFile(scores=scores, labels=labels, ids=ids[idx], classes=list(rec.classes))
+        save_scores(out / f"scores_{split}.npz", sf)
+        reports[split] = evaluate_scores(
+            sf, out, split, config=config or rec.config, checkpoints=[str(ckpt)],
+            extra={"fold": dm.cfg.data.fold, "protocol": dm.cfg.data.protocol, "epoch": rec.epoch,
+                   "signer_independent": dm.cfg.data.protocol.endswith("xsigner")},
+        )
+    return reports
+
+
+def fit(cfg: Config, out: str | os.PathLike[str], resume: str | os.PathLike[str] | None = None,
+        clips: Any | None = None) -> dict[str, Any]:
+    """Train (resuming from ``resume`` or ``out/last.ckpt``), then evaluate the best checkpoint once.
+
+    Returns the run summary also written to ``out/result.json``.
+    """
+    import lightning as L
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger
+
+    from gspmc.train.datamodule import SkeletonDataModule
+    from gspmc.train.module import RecognitionModule
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.time()
+    if resume is None and (out / "last.ckpt").is_file():
+        resume = out / "last.ckpt"
+    if resume is not None:
+        resume = Path(resume)
+        if not resume.is_file():
+            raise DataError(resume, "checkpoint to resume from not found")
+        _check_resume_config(out, cfg)
+    config = config_to_dict(cfg)
+    write_text(out / "config.yaml", dump_config(cfg))
+    (out / RESULT_FILE).unlink(missing_ok=True)  # the run is incomplete until the end
+
+    if cfg.trainer.threads:
+        torch.set_num_threads(cfg.trainer.threads)
+    L.seed_everything(cfg.trainer.seed, workers=True, verbose=False)
+    dm = SkeletonDataModule(cfg, clips)
+    dm.setup("fit")
+    module = RecognitionModule(config, dm.classes)
+
+    best_cb = ModelCheckpoint(
+        dirpath=out, filename="best", monitor="val/top1", mode="max", save_top_k=1, save_last=True,
+        auto_insert_metric_name=False, enable_version_counter=False,
+    )
+    trainer = L.Trainer(
+        max_epochs=cfg.optim.epochs,
+        accelerator=cfg.trainer.accelerator,
+        devices=_devices(cfg.trainer.devices),
+        strategy=cfg.trainer.strategy,
+        precision=cfg.trainer.precision,
+        callbacks=[best_cb],
+        logger=CSVLogger(out, name="logs", version=""),
+        default_root_dir=out,
+        enable_progress_bar=cfg.trainer.progress_bar,
+        enable_model_summary=False,
+        log_every_n_steps=cfg.trainer.log_every_n_steps,
+        num_sanity_val_steps=0,
+        deterministic=False,
+    )
+    trainer.fit(module, datamodule=dm, ckpt_path=str(resume) if resume else None)
+    if not trainer.is_global_zero:
+        return {}
+    best = Path(best_cb.best_model_path) if best_cb.best_model_path else out / "best.ckpt"
+    if not best.is_file():
+        best = out / "last.ckpt"
+    reports = evaluate_checkpoint(best, dm, out, config=config)
+    result = {
+        "name": cfg.name,
+        "dataset": cfg.data.dataset,
+        "protocol": cfg.data.protocol,
+        "fold": cfg.data.fold,
+        "stream": cfg.input.stream,
+        "seed": cfg.trainer.seed,
+        "profile": cfg.model.profile,
+        "epochs": cfg.optim.epochs,
+        "best_epoch": reports["test"]["epoch"],
+        "best_checkpoint": str(best),
+        "split_sizes": dm.split_info(),
+        "val": reports["val"]["metrics"],
+        "test": reports["test"]["metrics"],
+        "test_report": reports["test"]["report_json"],
+        "confusion_png": reports["test"]["confusion_png"],
+        "wall_time_s": time.time() - start,
+        "resumed_from": str(resume) if resume else None,
+        "complete": True,
+    }
+    write_json(out / RESULT_FILE, result)
+    return result
+
+
+def read_result(out: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The summary of a complete run folder, or None when the run is missing or incomplete."""
+    path = Path(out) / RESULT_FILE
+    if not path.is_file():
+        return None
+    try:
+        result = read_json(path)
+    except (OSError, ValueError):
+        return None
+    return result if result.get("complete") else None
+
+
+def _devices(value: str) -> Any:
+    """'auto' | '2' | '[0, 1]' -> what lightning.Trainer(devices=...) accepts."""
+    import yaml
+
+    parsed = yaml.safe_load(value) if isinstance(value, str) else value
+    return parsed if isinstance(parsed, int | list) else value

@@ -1,0 +1,90 @@
+"""Config schema: YAML loading, overrides, errors naming the key, round trip."""
+
+from __future__ import annotations
+
+import pytest
+
+from gspmc.errors import ConfigError
+from gspmc.train.config import CONFIG_DIR, config_from_dict, config_to_dict, dump_config, load_config
+
+
+def _write(tmp_path, text: str):
+    p = tmp_path / "c.yaml"
+    p.write_text(text)
+    return p
+
+
+def test_values_and_types(tmp_path) -> None:
+    p = _write(tmp_path, "optim: {lr: 0.1, weight_decay: 5e-4, milestones: [3, 4], epochs: 5}\n"
+                         "input: {layout: sam-slr-27, window: 16, stream: bone}\n"
+                         "model: {profile: cpu-small, dropout: 0.1}\naugment: null\n")
+    cfg = load_config(p)
+    assert cfg.optim.lr == 0.1 and cfg.optim.weight_decay == pytest.approx(5e-4)  # "5e-4" is a string in YAML 1.1
+    assert cfg.optim.milestones == (3, 4)
+    assert cfg.input.window == 16 and cfg.input.stream == "bone"
+    assert cfg.augment is None
+    assert cfg.model.profile == "cpu-small" and cfg.model.overrides == {"dropout": 0.1}
+
+
+def test_overrides(tmp_path) -> None:
+    p = _write(tmp_path, "optim: {lr: 0.1}\n")
+    cfg = load_config(p, ["optim.lr=0.5", "optim.milestones=[7, 9]", "trainer.seed=3", "model.channels=[8, 8]",
+                          "model.strides=[1, 2]", "augment.scale=[0.5, 1.5]", "data.path=/x/y.npz"])
+    assert cfg.optim.lr == 0.5 and cfg.optim.milestones == (7, 9) and cfg.trainer.seed == 3
+    assert cfg.model.overrides == {"channels": [8, 8], "strides": [1, 2]}
+    assert cfg.augment.scale == (0.5, 1.5) and cfg.data.path == "/x/y.npz"
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        load_config(p, ["optim.lr"])
+
+
+def test_unknown_keys_are_named(tmp_path) -> None:
+    with pytest.raises(ConfigError, match=r"optim\.learning_rate"):
+        load_config(_write(tmp_path, "optim: {learning_rate: 0.1}\n"))
+    with pytest.raises(ConfigError, match="bogus"):
+        load_config(_write(tmp_path, "bogus: 1\n"))
+    with pytest.raises(ConfigError, match=r"model: unknown key\(s\) widht"):
+        load_config(None, ["model.widht=3"])
+    with pytest.raises(ConfigError, match=r"augment\.mirror\b"):
+        load_config(None, ["augment.mirror=true"])
+    with pytest.raises(ConfigError, match=str(tmp_path)):  # the file is named too
+        load_config(_write(tmp_path, "trainer: {sede: 1}\n"))
+
+
+def test_bad_values(tmp_path) -> None:
+    cases = {
+        "optim.lr=-1": "optim.lr",
+        "optim.lr=fast": "optim.lr",
+        "optim.epochs=2.5": "optim.epochs",
+        "optim.milestones=[5, 3]": "optim.milestones",
+        "optim.nesterov=maybe": "optim.nesterov",
+        "input.stream=elbow": "stream",
+        "input.layout=nope": "nope",
+        "model.profile=huge": "huge",
+        "model.dropout=1.5": "dropout",
+        "augment.mirror_prob=2": "mirror_prob",
+        "optim.warmup_epochs=500": "warmup_epochs",
+    }
+    for item, needle in cases.items():
+        with pytest.raises(ConfigError, match=needle):
+            load_config(None, [item])
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(_write(tmp_path, "optim: {lr: [\n"))
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_round_trip_and_shipped_configs() -> None:
+    cfg = load_config(None, ["model.dropout=0.1", "optim.milestones=[2, 3]", "optim.epochs=4", "optim.warmup_epochs=1"])
+    again = config_from_dict(config_to_dict(cfg))
+    assert again == cfg
+    assert "dropout: 0.1" in dump_config(cfg)
+    shipped = sorted(CONFIG_DIR.glob("*.yaml"))
+    assert {p.stem for p in shipped} >= {"slr500", "autsl", "wlasl100", "traduttore", "demo"}
+    for p in shipped:
+        load_config(p)  # every shipped config is valid
+    slr = load_config("slr500")
+    assert (slr.optim.epochs, slr.optim.warmup_epochs, slr.optim.milestones) == (110, 5.0, (90, 100))
+    assert (slr.optim.batch_size, slr.optim.lr, slr.optim.weight_decay) == (120, 0.06, 5e-4)
+    assert slr.input.window == 64 and slr.input.layout == "gspmc-87" and slr.model.profile == "full"
+    autsl = load_config("autsl")
+    assert (autsl.optim.batch_size, autsl.optim.lr, autsl.optim.weight_decay) == (80, 0.04, 4e-4)
