@@ -5,7 +5,9 @@
     coords (T0, V0, D), mask (T0, V0) in layout ``src``
       1. validate      finite where observed, >= 1 frame, V0 matches ``src``       (DataError)
       2. convert       to ``cfg.layout`` by joint name; keep x, y (z is dropped)
-      3. drop frames   in which no joint of ``cfg.layout`` is observed (if any frame has one)
+      3. drop frames   in which no joint of ``cfg.layout`` is observed (if any frame has one; a clip
+                       with nothing observed at all is valid, e.g. the empty scene of an idle class,
+                       and gives all zeros)
       4. normalise     "shoulders": centre = mid-shoulders, scale = shoulder width (see normalize())
       5. sample        to ``cfg.window`` frames: uniform at test, random crop + segment sampling in training
       6. augment       (training only) rotation, scale, shift, mirror, noise, joint / hand dropout
@@ -117,8 +119,6 @@ def _validate(coords: np.ndarray, mask: np.ndarray, src: Layout, source: str | N
         t, v = np.argwhere(bad)[0]
         raise DataError(source, f"{int(bad.sum())} observed joints have NaN/inf coordinates "
                                 f"(first: frame {t}, joint {src.joints[v]!r})")  # fmt: skip
-    if not mask.any():
-        raise DataError(source, f"no joint of layout {src.name!r} is observed in any frame")
     coords = np.where(mask[..., None], coords, 0).astype(np.float32)  # masked NaNs become 0
     return coords, mask
 
@@ -276,7 +276,8 @@ def make_input(
         mask * score), transformed into ``cfg.stream``.
 
     Raises:
-        DataError: bad clip (wrong joint count, no frames, NaN/inf where observed, nothing observed).
+        DataError: bad clip (wrong joint count, no frames, NaN/inf where observed). A clip in which
+            nothing is observed is not an error: it gives all zeros (c = 0 everywhere).
         ConfigError: ``augment`` without ``rng``; "score" confidence without ``score``.
     """
     src, dst = get_layout(src_layout), get_layout(cfg.layout)
