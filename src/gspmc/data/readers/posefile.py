@@ -1,0 +1,132 @@
+"""Reader for pose-format ``.pose`` files from MediaPipe Holistic (layout ``mediapipe-holistic-543``).
+
+A holistic ``.pose`` file has the components POSE_LANDMARKS (33), FACE_LANDMARKS (468),
+LEFT_HAND_LANDMARKS (21), RIGHT_HAND_LANDMARKS (21), possibly more (e.g. POSE_WORLD_LANDMARKS,
+which is skipped). Those four are read by name, in that order, for the first person. Coordinates
+are the X, Y (and Z when present) dimensions as stored (pose-format keeps pixels); a point that
+pose-format masks, or whose confidence is 0, is masked (a hand MediaPipe did not detect).
+Needs the optional ``pose-format`` package (``pip install gspmc[video]``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from gspmc.data.readers._common import (
+    PathT,
+    check_clips,
+    default_classes,
+    label_indices,
+    make_sample,
+    read_label_table,
+    repair_joints,
+)
+from gspmc.data.sample import ClipSet, Sample
+from gspmc.errors import DataError, GspmcError
+
+LAYOUT = "mediapipe-holistic-543"
+COMPONENTS = (("POSE_LANDMARKS", 33), ("FACE_LANDMARKS", 468), ("LEFT_HAND_LANDMARKS", 21),
+              ("RIGHT_HAND_LANDMARKS", 21))
+
+
+def _pose_class() -> type:
+    try:
+        from pose_format import Pose
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise GspmcError("reading .pose files needs the pose-format package: pip install 'gspmc[video]'") from None
+    return Pose
+
+
+def read_pose_file(
+    path: PathT, label: int = -1, clip_id: str | None = None, signer: str | None = None, person: int = 0
+) -> Sample:
+    """One holistic ``.pose`` file as a Sample.
+
+    Raises:
+        DataError: naming the file, on a missing/corrupt/truncated file, missing holistic
+            components, no frames, or a clip that NaN/inf leaves empty.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(p, "file not found")
+    pose_cls = _pose_class()
+    try:
+        pose = pose_cls.read(p.read_bytes())
+    except Exception as err:  # pose-format raises struct/value/index errors on bad bytes
+        raise DataError(p, f"corrupt or truncated .pose file: {type(err).__name__}: {err}") from None
+    header = pose.header
+    by_name = {c.name: c for c in header.components}
+    offsets, start = {}, 0
+    for comp in header.components:
+        offsets[comp.name] = start
+        start += len(comp.points)
+    missing = [n for n, _ in COMPONENTS if n not in by_name]
+    if missing:
+        raise DataError(p, f"not a MediaPipe Holistic pose file: missing component(s) {missing}; "
+                           f"found {list(by_name)}")
+    for comp_name, count in COMPONENTS:
+        if len(by_name[comp_name].points) != count:
+            raise DataError(p, f"component {comp_name} has {len(by_name[comp_name].points)} points, "
+                               f"expected {count}")
+    point_index = np.concatenate([np.arange(offsets[n], offsets[n] + k) for n, k in COMPONENTS])  # (543,)
+    dims = by_name["POSE_LANDMARKS"].format.replace("C", "")
+    keep = [dims.index(d) for d in "XYZ" if d in dims]
+    if keep[:2] != [0, 1]:
+        raise DataError(p, f"point format {by_name['POSE_LANDMARKS'].format!r} lacks X, Y")
+    data = pose.body.data  # (T, P, points, dims) masked array
+    conf = np.asarray(pose.body.confidence)  # (T, P, points)
+    if data.ndim != 4 or data.shape[0] == 0:
+        raise DataError(p, f"no frames (body shape {data.shape})")
+    if not 0 <= person < data.shape[1]:
+        raise DataError(p, f"has {data.shape[1]} person(s); person={person} does not exist")
+    values = np.ma.getdata(data)[:, person][:, point_index][..., keep].astype(np.float32)  # (T, 543, D)
+    masked = np.ma.getmaskarray(data)[:, person][:, point_index].any(axis=-1)  # (T, 543)
+    score = np.nan_to_num(conf[:, person][:, point_index].astype(np.float32), nan=0.0)  # (T, 543)
+    coords, mask, nonfinite = repair_joints(values, ~masked & (score > 0))
+    cid = clip_id or p.stem
+    check_clips(p, [cid], mask[None], nonfinite[None])
+    return make_sample(p, coords=coords, mask=mask, layout=LAYOUT, label=label, id=cid, signer=signer,
+                       score=np.where(mask, score, 0.0).astype(np.float32))
+
+
+def read_pose_folder(
+    folder: PathT,
+    labels: PathT | Sequence[tuple[str, str]] | None = None,
+    classes: Sequence[str] | None = None,
+    name: str | None = None,
+    progress: bool = True,
+) -> ClipSet:
+    """Every ``.pose`` file under ``folder`` (id = relative path without ``.pose``), or the clips a
+    label file lists (``id,label``; an id matches ``<id>.pose`` by relative path or file name).
+    Without labels every clip has label -1 and there are no classes unless given."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise DataError(root, "folder not found")
+    files = sorted(root.rglob("*.pose"))
+    if not files:
+        raise DataError(root, "no .pose files found")
+    by_key: dict[str, Path] = {}
+    for f in files:
+        by_key.setdefault(f.stem, f)
+        by_key[f.relative_to(root).as_posix()[: -len(".pose")]] = f
+    label_src = Path(labels) if isinstance(labels, str | Path) else None
+    if labels is None:
+        pairs = [(f.relative_to(root).as_posix()[: -len(".pose")], "") for f in files]
+        class_list = list(classes or [])
+        label_idx = np.full(len(pairs), -1, dtype=np.int64)
+    else:
+        pairs = read_label_table(label_src) if label_src is not None else list(labels)  # type: ignore[arg-type]
+        class_list = list(classes) if classes is not None else default_classes(v for _, v in pairs)
+        label_idx = label_indices(label_src, [v for _, v in pairs], class_list, [k for k, _ in pairs])
+    samples = []
+    for (clip_id, _), label in tqdm(list(zip(pairs, label_idx, strict=True)), desc=f"reading {root.name}",
+                                    unit="clip", disable=not progress):
+        f = by_key.get(clip_id)
+        if f is None:
+            raise DataError(label_src or root, f"clip {clip_id!r}: no file {clip_id}.pose under {root}")
+        samples.append(read_pose_file(f, int(label), clip_id))
+    return ClipSet(samples=samples, classes=class_list, layout=LAYOUT, name=name or root.name)

@@ -1,0 +1,109 @@
+"""`load_dataset(name_or_path, **kw) -> ClipSet`: one call for every source gspmc reads.
+
+Names:
+    ``traduttore``  the packed traduttore recordings, ``data_dir()/traduttore_asl33.npz``
+                    (absent: run ``gspmc data`` to fetch and pack them).
+
+Paths (the format is guessed from the path; ``format=`` overrides):
+    ``*.npz``                   packed MP_Data clips (`readers.npz.read_mp_npz`)
+    ``*.pose`` / folder of them pose-format holistic files (`readers.posefile`)
+    ``*.npy`` + ``labels=``     SAM-SLR arrays (N, C, T, V, M) (`readers.sam_slr.read_sam_slr`)
+    folder + ``labels=``        per-video COCO-WholeBody ``.npy`` (`readers.wholebody`)
+    folder ``<class>/<seq>/<frame>.npy`` MP_Data tree (`readers.mp_data.read_mp_data`)
+
+Formats: ``mp-npz``, ``mp-data``, ``sam-slr``, ``wholebody``, ``autsl``, ``slr500``, ``pose``.
+Keyword arguments go to the reader.
+"""
+
+from __future__ import annotations
+
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from gspmc.data.sample import ClipSet
+from gspmc.errors import ConfigError, DataError
+from gspmc.paths import data_dir
+
+TRADUTTORE_FILE = "traduttore_asl33.npz"
+FORMATS = ("mp-npz", "mp-data", "sam-slr", "wholebody", "autsl", "slr500", "pose")
+
+
+def traduttore_path() -> Path:
+    """Where the packed traduttore recordings live (and where `gspmc data` writes them)."""
+    return data_dir() / TRADUTTORE_FILE
+
+
+def _guess_format(p: Path, kw: dict[str, Any]) -> str:
+    if p.is_file():
+        suffix = p.suffix.lower()
+        if suffix == ".npz":
+            return "mp-npz"
+        if suffix == ".pose":
+            return "pose"
+        if suffix == ".npy":
+            return "sam-slr"
+        raise DataError(p, f"cannot tell the format of a {suffix or 'suffix-less'} file; pass format= one of "
+                           f"{', '.join(FORMATS)}")
+    if not p.is_dir():
+        raise DataError(p, "no such file or folder")
+    if {"train_csv", "val_csv", "test_csv"} <= kw.keys():
+        return "autsl"
+    if next(p.rglob("*.pose"), None) is not None:
+        return "pose"
+    if "labels" in kw:
+        return "wholebody"
+    return "mp-data"
+
+
+def load_dataset(name_or_path: str | PathLike[str], format: str | None = None, **kw: Any) -> ClipSet:
+    """Read a dataset by name (``traduttore``) or path; see the module docstring.
+
+    Raises:
+        DataError: the data is missing (with what to run) or bad (naming the file).
+        ConfigError: an unknown format.
+    """
+    if str(name_or_path) == "traduttore":
+        p = traduttore_path()
+        if not p.is_file():
+            raise DataError(p, "the traduttore recordings are not there; run `gspmc data` to fetch and pack "
+                               "them (or set GSPMC_DATA to the folder that holds traduttore_asl33.npz)")
+        format = format or "mp-npz"
+        kw.setdefault("name", "traduttore")
+    else:
+        p = Path(name_or_path).expanduser()
+    fmt = format or _guess_format(p, kw)
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown dataset format {fmt!r}; known: {', '.join(FORMATS)}")
+    if fmt == "mp-npz":
+        from gspmc.data.readers.npz import read_mp_npz
+
+        return read_mp_npz(p, **kw)
+    if fmt == "mp-data":
+        from gspmc.data.readers.mp_data import read_mp_data
+
+        return read_mp_data(p, **kw)
+    if fmt == "sam-slr":
+        from gspmc.data.readers.sam_slr import read_sam_slr
+
+        if "labels" not in kw and "label_path" not in kw:
+            raise ConfigError(f"{p}: SAM-SLR arrays need their label file (labels=...)")
+        return read_sam_slr(p, kw.pop("labels", None) or kw.pop("label_path"), **kw)
+    if fmt == "wholebody":
+        from gspmc.data.readers.wholebody import read_wholebody_folder
+
+        return read_wholebody_folder(p, **kw)
+    if fmt == "autsl":
+        from gspmc.data.readers.wholebody import read_autsl
+
+        return read_autsl(p, **kw)
+    if fmt == "slr500":
+        from gspmc.data.readers.wholebody import read_slr500
+
+        return read_slr500(p, **kw)
+    from gspmc.data.readers.posefile import read_pose_file, read_pose_folder
+
+    if p.is_file():
+        sample = read_pose_file(p, **{k: v for k, v in kw.items() if k in ("label", "clip_id", "signer")})
+        return ClipSet([sample], classes=list(kw.get("classes") or []), layout=sample.layout, name=p.stem)
+    return read_pose_folder(p, **kw)
