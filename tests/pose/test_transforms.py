@@ -12,6 +12,7 @@ from gspmc.pose.transforms import (
     InputConfig,
     augment_clip,
     make_input,
+    make_inputs,
     mirror,
     normalize,
     sample_indices,
@@ -237,3 +238,23 @@ def test_config_validation() -> None:
         AugmentConfig(scale=(1.2, 1.1))
     with pytest.raises(ConfigError, match="probability"):
         AugmentConfig(mirror_prob=1.5)
+
+
+def test_make_inputs_equals_stacked_make_input() -> None:
+    clips = [_clip(t=t, seed=t) for t in (3, 9, 1)]
+    cfg = InputConfig(layout="sam-slr-27", window=5, stream="bone")
+    aug = AugmentConfig(mirror_prob=0.5)
+    batch = make_inputs(clips, "sam-slr-27", cfg, aug, np.random.default_rng(4))
+    rng = np.random.default_rng(4)
+    ref = np.stack([make_input(c, m, "sam-slr-27", cfg, aug, rng) for c, m in clips])
+    assert batch.shape == (3, 3, 5, 27)
+    np.testing.assert_array_equal(batch, ref)
+    assert make_inputs([], "sam-slr-27", cfg).shape == (0, 3, 5, 27)
+
+
+def test_augment_config_accepts_yaml_lists() -> None:
+    aug = AugmentConfig(scale=[0.8, 1.2], crop=[0.5, 1])  # type: ignore[arg-type]
+    assert aug.scale == (0.8, 1.2) and aug.crop == (0.5, 1.0)
+    hash(aug)
+    with pytest.raises(ConfigError, match="pair"):
+        AugmentConfig(scale=1.1)  # type: ignore[arg-type]

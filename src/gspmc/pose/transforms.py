@@ -21,6 +21,7 @@ Randomness comes only from the ``np.random.Generator`` passed in.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,7 @@ __all__ = [
     "NORMALIZATIONS",
     "augment_clip",
     "make_input",
+    "make_inputs",
     "mirror",
     "normalize",
     "sample_indices",
@@ -55,7 +57,7 @@ class InputConfig:
     confidence: str = "mask"  # channel c: "mask" (0/1 observed) | "score" (mask * detector score)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.window, int) or self.window < 1:
+        if isinstance(self.window, bool) or not isinstance(self.window, (int, np.integer)) or self.window < 1:
             raise ConfigError(f"InputConfig.window must be a positive integer, got {self.window!r}")
         if self.stream not in STREAMS:
             raise ConfigError(f"InputConfig.stream {self.stream!r} is unknown; known: {', '.join(STREAMS)}")
@@ -84,6 +86,11 @@ class AugmentConfig:
     crop: tuple[float, float] = (0.8, 1.0)  # fraction of the clip kept by the random temporal crop
 
     def __post_init__(self) -> None:
+        for f in ("scale", "crop"):  # YAML gives lists; keep the frozen config hashable
+            value = getattr(self, f)
+            if not (isinstance(value, (tuple, list)) and len(value) == 2):
+                raise ConfigError(f"AugmentConfig.{f} must be a pair [lo, hi], got {value!r}")
+            object.__setattr__(self, f, (float(value[0]), float(value[1])))
         lo, hi = self.scale
         if not 0 < lo <= hi:
             raise ConfigError(f"AugmentConfig.scale must satisfy 0 < lo <= hi, got {self.scale}")
@@ -328,3 +335,20 @@ def make_input(
     xy, c = compute_stream(xy, c, cfg.stream, dst.parents())
     out = np.concatenate([xy, c[..., None]], axis=-1)  # (T, V, 3)
     return np.ascontiguousarray(out.transpose(2, 0, 1), dtype=np.float32)  # (3, T, V)
+
+
+def make_inputs(
+    clips: Sequence[tuple[np.ndarray, np.ndarray]],
+    src_layout: str,
+    cfg: InputConfig,
+    augment: AugmentConfig | None = None,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """A batch of clips ``[(coords, mask), ...]`` (lengths may differ) -> (N, 3, T, V) float32.
+
+    The same as stacking :func:`make_input` over the clips (drawing from one ``rng`` in order).
+    """
+    if not clips:
+        v = get_layout(cfg.layout).num_joints
+        return np.zeros((0, 3, cfg.window, v), np.float32)
+    return np.stack([make_input(c, m, src_layout, cfg, augment, rng) for c, m in clips])  # (N, 3, T, V)
