@@ -1,0 +1,212 @@
+"""``gspmc export``: a training checkpoint -> a self-contained ONNX or TorchScript recogniser.
+
+Only the recognition path is exported: the CTR-GCN backbone and its classifier
+(``CTRGCN.forward``), input ``x`` (N, 3, T, V) float32 -> ``logits`` (N, K). The batch axis N is
+dynamic; T and V are fixed to the checkpoint's window and layout. Training-only parts
+(contrastive projection heads, text features) are not in the file.
+
+What predict needs besides the weights travels inside the file, so nothing can fall out of sync:
+
+- ONNX: ``metadata_props`` key ``gspmc`` holds a JSON object (:func:`export_metadata`).
+- TorchScript: the same JSON as the extra file ``gspmc.json`` (``torch.jit.save(_extra_files=...)``).
+
+The JSON: ``{"format": "gspmc-export", "version": 1, "classes": [...], "input": {InputConfig
+fields}, "layout": "...", "epoch": ..., "source": "<checkpoint file name>", "opset": 17}``.
+
+ONNX export uses the TorchScript-based exporter (``torch.onnx.export(..., dynamo=False)``), the
+combination known to work with onnx==1.17 / protobuf 4.25 (see the offline-stack notes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gspmc.errors import DataError, GspmcError
+from gspmc.video.posefile import atomic_write
+
+EXPORT_FORMAT = "gspmc-export"
+EXPORT_VERSION = 1
+METADATA_KEY = "gspmc"
+TORCHSCRIPT_EXTRA = "gspmc.json"
+OPSET = 17
+FORMATS = ("onnx", "torchscript")
+SUFFIX = {"onnx": ".onnx", "torchscript": ".pt"}
+
+
+def export_metadata(recognizer: Any, opset: int | None = None) -> dict[str, Any]:
+    """The JSON-safe metadata stored in an exported file."""
+    cfg = recognizer.input_cfg
+    meta = {
+        "format": EXPORT_FORMAT,
+        "version": EXPORT_VERSION,
+        "classes": list(recognizer.classes),
+        "input": dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else dict(cfg),
+        "layout": recognizer.layout.name if hasattr(recognizer.layout, "name") else str(recognizer.layout),
+        "epoch": getattr(recognizer, "epoch", None),
+        "source": Path(getattr(recognizer, "path", "")).name,
+    }
+    if opset is not None:
+        meta["opset"] = opset
+    return meta
+
+
+def _example_input(recognizer: Any, batch: int = 1) -> Any:
+    import torch
+
+    t = int(recognizer.input_cfg.window)
+    v = int(recognizer.layout.num_joints)
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(batch, 3, t, v, generator=g)  # (N, 3, T, V)
+
+
+def export_onnx(recognizer: Any, out: str | os.PathLike[str], opset: int = OPSET) -> Path:
+    """Write the recognition path of ``recognizer`` as ONNX (dynamic batch) with metadata (atomic)."""
+    import io
+
+    import onnx
+    import torch
+
+    model = recognizer.model.eval()
+    example = _example_input(recognizer, batch=2)
+    buf = io.BytesIO()
+    with torch.no_grad(), warnings.catch_warnings():
+        # the model's input-shape check is a Python branch: fine, T and V are fixed by the export
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        torch.onnx.export(
+            model,
+            (example,),
+            buf,
+            input_names=["x"],
+            output_names=["logits"],
+            dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}},
+            opset_version=opset,
+            dynamo=False,
+        )
+    proto = onnx.load_from_string(buf.getvalue())
+    entry = proto.metadata_props.add()
+    entry.key = METADATA_KEY
+    entry.value = json.dumps(export_metadata(recognizer, opset))
+    onnx.checker.check_model(proto)
+    data = proto.SerializeToString()
+    return atomic_write(out, lambda f: f.write(data))
+
+
+def export_torchscript(recognizer: Any, out: str | os.PathLike[str]) -> Path:
+    """Write the recognition path as a traced TorchScript module with metadata (atomic)."""
+    import io
+
+    import torch
+
+    model = recognizer.model.eval()
+    example = _example_input(recognizer, batch=2)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        traced = torch.jit.trace(model, (example,), check_trace=False)
+    buf = io.BytesIO()
+    extra = {TORCHSCRIPT_EXTRA: json.dumps(export_metadata(recognizer))}
+    torch.jit.save(traced, buf, _extra_files=extra)
+    data = buf.getvalue()
+    return atomic_write(out, lambda f: f.write(data))
+
+
+def export_checkpoint(checkpoint: str | os.PathLike[str], fmt: str, out: str | os.PathLike[str] | None = None) -> Path:
+    """Load a training checkpoint and export it; default output: the checkpoint path with .onnx / .pt."""
+    from gspmc.train.checkpoint import load_recognizer
+
+    if fmt not in FORMATS:
+        raise GspmcError(f"unknown export format {fmt!r}; choose one of {FORMATS}")
+    recognizer = load_recognizer(checkpoint)
+    target = Path(out) if out is not None else Path(checkpoint).with_suffix(SUFFIX[fmt])
+    if target.resolve() == Path(checkpoint).resolve():
+        raise GspmcError(f"{target}: refusing to overwrite the checkpoint; pass --out")
+    if fmt == "onnx":
+        return export_onnx(recognizer, target)
+    return export_torchscript(recognizer, target)
+
+
+# --- loading exported files ---------------------------------------------------------------------
+def _parse_metadata(path: Path, text: str | None) -> dict[str, Any]:
+    if text is None:
+        raise DataError(path, f"no '{METADATA_KEY}' metadata: not exported by `gspmc export`")
+    try:
+        meta = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise DataError(path, f"'{METADATA_KEY}' metadata is not valid JSON ({err})") from None
+    if not isinstance(meta, dict) or meta.get("format") != EXPORT_FORMAT:
+        raise DataError(path, f"'{METADATA_KEY}' metadata is not a {EXPORT_FORMAT} record")
+    if meta.get("version") != EXPORT_VERSION:
+        raise DataError(path, f"export version {meta.get('version')!r} not supported (expected {EXPORT_VERSION})")
+    if not isinstance(meta.get("classes"), list) or not meta["classes"]:
+        raise DataError(path, "metadata has no class list")
+    return meta
+
+
+def _input_config(path: Path, fields: dict[str, Any]) -> Any:
+    from gspmc.pose.transforms import InputConfig
+
+    try:
+        return InputConfig(**fields)
+    except TypeError as err:
+        raise DataError(path, f"input config in metadata does not match this gspmc version ({err})") from None
+
+
+class OnnxRecognizer:
+    """An exported ``.onnx`` recogniser run with onnxruntime (CPU). Satisfies predict's Scorer."""
+
+    def __init__(self, path: str | os.PathLike[str], threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        opts = ort.SessionOptions()
+        if threads is not None:
+            opts.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+        except Exception as err:
+            raise DataError(self.path, f"onnxruntime cannot load this model ({type(err).__name__}: {err})") from None
+        meta = _parse_metadata(self.path, self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY))
+        self.meta = meta
+        self.classes = [str(c) for c in meta["classes"]]
+        self.input_cfg = _input_config(self.path, meta["input"])
+        self.layout_name = str(meta["layout"])
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """(N, 3, T, V) -> (N, K) float32."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        return self.session.run(["logits"], {"x": x})[0]
+
+
+class TorchScriptRecognizer:
+    """An exported TorchScript recogniser. Satisfies predict's Scorer."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        import torch
+
+        self.path = Path(path)
+        extra = {TORCHSCRIPT_EXTRA: ""}
+        try:
+            self.module = torch.jit.load(str(self.path), map_location="cpu", _extra_files=extra)
+        except Exception as err:
+            raise DataError(self.path, f"not a TorchScript file ({type(err).__name__}: {err})") from None
+        self.module.eval()
+        raw = extra[TORCHSCRIPT_EXTRA]
+        if isinstance(raw, bytes):
+            raw = raw.decode("utf-8")
+        meta = _parse_metadata(self.path, raw or None)
+        self.meta = meta
+        self.classes = [str(c) for c in meta["classes"]]
+        self.input_cfg = _input_config(self.path, meta["input"])
+        self.layout_name = str(meta["layout"])
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            return self.module(torch.as_tensor(np.asarray(x, np.float32))).numpy()

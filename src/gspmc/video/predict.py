@@ -1,0 +1,256 @@
+"""``gspmc predict``: a video or keypoint file -> the top-k glosses with probabilities.
+
+Pipeline for one input:
+
+1. keypoints: a video is run through MediaPipe Holistic (:mod:`gspmc.video.holistic`); a ``.pose``
+   or ``.npz`` keypoint file is read (:mod:`gspmc.video.posefile`). Both give the
+   ``mediapipe-holistic-543`` layout.
+2. units: x and y are divided by the frame width and height, i.e. MediaPipe's own normalised
+   image coordinates, the units of MediaPipe-recorded training data such as MP_Data.
+3. model input: :func:`gspmc.pose.transforms.make_input` converts the layout to the model's layout
+   by joint name and applies the checkpoint's ``InputConfig`` (window, stream, normalisation);
+   uniform temporal sampling, no augmentation.
+4. scores: each model's logits -> softmax probabilities ``p_m`` (N, K).
+5. fusion (several checkpoints, e.g. the four streams): ``p = sum_m w_m p_m / sum_m w_m``, a
+   weighted average of the per-model softmax probabilities, so ``p`` is itself a distribution
+   (weights default to 1 each). All models must have the same class list, in the same order.
+
+A model is a :class:`Scorer`: a trained checkpoint (:func:`gspmc.train.checkpoint.load_recognizer`),
+an exported ONNX file (:class:`gspmc.video.export.OnnxRecognizer`) or an exported TorchScript file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from gspmc.errors import ConfigError, DataError, GspmcError
+from gspmc.video.extract import VIDEO_EXTENSIONS
+from gspmc.video.holistic import LAYOUT, HolisticClip
+
+POSE_EXTENSIONS = (".pose", ".npz")
+
+
+class Scorer(Protocol):
+    """What prediction needs from a model: its classes, its input config, its logits."""
+
+    classes: list[str]
+    input_cfg: Any  # gspmc.pose.transforms.InputConfig
+
+    def logits(self, x: np.ndarray) -> np.ndarray:  # (N, 3, T, V) -> (N, K)
+        ...
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Top-k result for one input."""
+
+    input: str
+    glosses: list[str]
+    probs: list[float]
+    frames: int
+
+    def to_json(self) -> dict:
+        return {
+            "input": self.input,
+            "frames": self.frames,
+            "top": [{"gloss": g, "prob": round(float(p), 6)} for g, p in zip(self.glosses, self.probs, strict=True)],
+        }
+
+
+# --- models -------------------------------------------------------------------------------------
+def load_scorer(path: str | Path) -> Scorer:
+    """Load a model by file type: ``.onnx`` (exported), ``.pt``/``.ts`` TorchScript (exported) or a
+    training checkpoint (``.ckpt`` or anything else torch can load)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, "model file not found")
+    suffix = path.suffix.lower()
+    if suffix == ".onnx":
+        from gspmc.video.export import OnnxRecognizer
+
+        return OnnxRecognizer(path)
+    if suffix in (".pt", ".ts", ".torchscript"):
+        from gspmc.video.export import TorchScriptRecognizer
+
+        return TorchScriptRecognizer(path)
+    from gspmc.train.checkpoint import load_recognizer
+
+    return load_recognizer(path)
+
+
+def check_same_classes(scorers: Sequence[Scorer], names: Sequence[str]) -> list[str]:
+    """The shared class list of several models; a clear error when they differ."""
+    first = list(scorers[0].classes)
+    for scorer, name in zip(scorers[1:], names[1:], strict=True):
+        other = list(scorer.classes)
+        if other != first:
+            if sorted(other) == sorted(first):
+                detail = "same classes in a different order"
+            else:
+                only_a = sorted(set(first) - set(other))[:5]
+                only_b = sorted(set(other) - set(first))[:5]
+                detail = f"{len(first)} vs {len(other)} classes; only in first: {only_a}, only in this one: {only_b}"
+            raise ConfigError(f"cannot fuse {name} with {names[0]}: class lists differ ({detail})")
+    return first
+
+
+def fusion_weights(weights: Sequence[float] | None, count: int) -> np.ndarray:
+    """Validated fusion weights (default: 1 each)."""
+    if weights is None or len(weights) == 0:
+        return np.ones(count, np.float64)
+    if len(weights) != count:
+        raise ConfigError(f"--weights has {len(weights)} values for {count} checkpoints")
+    w = np.asarray(weights, np.float64)
+    if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+        raise ConfigError(f"--weights must be finite, >= 0 and not all 0, got {list(weights)}")
+    return w
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of logits (N, K), numerically stable."""
+    z = np.asarray(z, np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def fuse(probs: Sequence[np.ndarray], weights: np.ndarray) -> np.ndarray:
+    """Weighted average of per-model probabilities: ``sum_m w_m p_m / sum_m w_m`` (N, K)."""
+    stacked = np.stack([np.asarray(p, np.float64) for p in probs])  # (M, N, K)
+    return np.tensordot(weights / weights.sum(), stacked, axes=1)  # (N, K)
+
+
+# --- inputs -------------------------------------------------------------------------------------
+def normalized_coords(clip: HolisticClip) -> tuple[np.ndarray, np.ndarray]:
+    """coords (T, 543, 3) in MediaPipe's normalised image units (x / width, y / height) and mask (T, 543)."""
+    if clip.width <= 0 or clip.height <= 0:
+        raise DataError(None, f"frame size {clip.width}x{clip.height} unknown: cannot normalise coordinates")
+    scale = np.array([clip.width, clip.height, 1.0], np.float32)
+    mask = clip.mask
+    coords = np.where(mask[..., None], clip.coords / scale, 0.0).astype(np.float32)  # (T, 543, 3)
+    return coords, mask
+
+
+def find_inputs(inputs: Iterable[str | Path]) -> list[Path]:
+    """Files to predict: the given files, and the videos / keypoint files inside given folders."""
+    out: list[Path] = []
+    known = VIDEO_EXTENSIONS + POSE_EXTENSIONS
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in known)
+            if not found:
+                raise DataError(path, f"folder holds no video or keypoint file ({', '.join(known)})")
+            out.extend(found)
+        elif path.is_file():
+            out.append(path)
+        else:
+            raise DataError(path, "no such file or folder")
+    return out
+
+
+def load_keypoints(path: str | Path, runner: Any | None = None) -> HolisticClip:
+    """Keypoints of one input: extracted on the fly for a video, read for a keypoint file."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in POSE_EXTENSIONS:
+        from gspmc.video.posefile import read_clip
+
+        return read_clip(path)
+    if suffix in VIDEO_EXTENSIONS:
+        from gspmc.video.holistic import HolisticRunner, extract_video
+
+        if runner is None:
+            with HolisticRunner() as own:
+                return extract_video(path, own)
+        return extract_video(path, runner)
+    raise DataError(path, f"unknown input type {suffix!r} (expected a video {VIDEO_EXTENSIONS} or {POSE_EXTENSIONS})")
+
+
+def model_input(coords: np.ndarray, mask: np.ndarray, src_layout: str, input_cfg: Any,
+                score: np.ndarray | None = None, source: str | None = None) -> np.ndarray:
+    """One clip -> model input (3, T, V) float32 via gspmc.pose (layout conversion by joint name;
+    test-time path: uniform temporal sampling, no augmentation)."""
+    from gspmc.pose.transforms import make_input
+
+    return make_input(coords, mask, src_layout, input_cfg, None, None, score=score, source=source)
+
+
+class Predictor:
+    """One or several models fused by weighted softmax probabilities (see module docstring)."""
+
+    def __init__(self, scorers: Sequence[Scorer], weights: Sequence[float] | None = None,
+                 names: Sequence[str] | None = None) -> None:
+        if not scorers:
+            raise ConfigError("at least one --checkpoint is needed")
+        names = list(names) if names is not None else [f"model{i}" for i in range(len(scorers))]
+        self.scorers = list(scorers)
+        self.classes = check_same_classes(self.scorers, names)
+        self.weights = fusion_weights(weights, len(self.scorers))
+
+    @classmethod
+    def from_files(cls, paths: Sequence[str | Path], weights: Sequence[float] | None = None) -> Predictor:
+        return cls([load_scorer(p) for p in paths], weights, [str(p) for p in paths])
+
+    def probabilities(self, coords: np.ndarray, mask: np.ndarray, src_layout: str = LAYOUT,
+                      score: np.ndarray | None = None, source: str | None = None) -> np.ndarray:
+        """Fused class probabilities (K,) for one clip (coords (T, V, D), mask (T, V), score (T, V))."""
+        per_model = []
+        for scorer in self.scorers:
+            x = model_input(coords, mask, src_layout, scorer.input_cfg, score, source)[None]  # (1, 3, T, V)
+            per_model.append(softmax(scorer.logits(x)))  # (1, K)
+        return fuse(per_model, self.weights)[0]
+
+    def top_k(self, probs: np.ndarray, k: int) -> tuple[list[str], list[float]]:
+        k = max(1, min(int(k), len(self.classes)))
+        order = np.argsort(-probs, kind="stable")[:k]
+        return [self.classes[i] for i in order], [float(probs[i]) for i in order]
+
+    def predict_clip(self, clip: HolisticClip, name: str, k: int = 5) -> Prediction:
+        coords, mask = normalized_coords(clip)
+        if not mask.any():
+            raise DataError(name, "no keypoint was detected in any frame (no person visible?)")
+        probs = self.probabilities(coords, mask, LAYOUT, score=clip.confidence, source=name)
+        glosses, probs = self.top_k(probs, k)
+        return Prediction(name, glosses, probs, clip.num_frames)
+
+
+def predict_files(predictor: Predictor, paths: Sequence[Path], k: int = 5,
+                  progress: bool = False) -> tuple[list[Prediction], list[dict]]:
+    """Predict every file; a bad file is reported in the error list and skipped."""
+    from tqdm import tqdm
+
+    results: list[Prediction] = []
+    errors: list[dict] = []
+    runner = None
+    try:
+        for path in tqdm(paths, disable=not progress or len(paths) < 2, desc="predict", unit="file"):
+            try:
+                if path.suffix.lower() in VIDEO_EXTENSIONS and runner is None:
+                    from gspmc.video.holistic import HolisticRunner
+
+                    runner = HolisticRunner()
+                clip = load_keypoints(path, runner)
+                results.append(predictor.predict_clip(clip, str(path), k))
+            except GspmcError as err:
+                errors.append({"input": str(path), "error": str(err)})
+    finally:
+        if runner is not None:
+            runner.close()
+    return results, errors
+
+
+def format_table(predictions: Sequence[Prediction]) -> str:
+    """Human-readable top-k table, one block per input."""
+    lines: list[str] = []
+    for pred in predictions:
+        lines.append(f"{pred.input}  ({pred.frames} frames)")
+        width = max(len(g) for g in pred.glosses)
+        for rank, (gloss, prob) in enumerate(zip(pred.glosses, pred.probs, strict=True), start=1):
+            lines.append(f"  {rank:>2}. {gloss:<{width}}  {prob:7.2%}")
+    return "\n".join(lines)
