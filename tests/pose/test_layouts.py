@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import gspmc.pose.layouts as layouts_module
 from gspmc.errors import ConfigError, DataError, GspmcError
 from gspmc.pose.layouts import (
     GSPMC_87_COCO,
@@ -207,7 +208,8 @@ def test_unknown_layout_error_lists_known_names() -> None:
     assert isinstance(e.value, GspmcError)
 
 
-def test_register_layout_and_validation() -> None:
+def test_register_layout_and_validation(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(layouts_module, "_REGISTERED", dict(layouts_module._REGISTERED))  # undone after the test
     lay = Layout("test-chain-3", ("nose", "left_eye", "right_eye"), (("left_eye", "nose"), ("right_eye", "nose")),
                  {"body": ("nose", "left_eye", "right_eye")})  # fmt: skip
     register_layout(lay, replace=True)
@@ -216,6 +218,11 @@ def test_register_layout_and_validation() -> None:
         register_layout(lay)
     with pytest.raises(ConfigError, match="already exists"):
         register_layout(Layout("gspmc-87", ("a",), (), {}))
+    assert hash(lay) == hash(Layout(lay.name, lay.joints, lay.edges, {}))  # parts do not enter the hash
+    # replacing a layout invalidates cached conversions to it
+    conversion_indices("sam-slr-27", "test-chain-3")
+    register_layout(Layout("test-chain-3", ("left_eye", "nose"), (("left_eye", "nose"),), {}), replace=True)
+    assert conversion_indices("sam-slr-27", "test-chain-3").tolist() == [-1, 0]
     with pytest.raises(ConfigError, match="more than one parent"):
         Layout("bad", ("a", "b", "c"), (("a", "b"), ("a", "c")), {})
     with pytest.raises(ConfigError, match="cycle"):

@@ -101,7 +101,7 @@ class Layout:
     name: str
     joints: tuple[str, ...]
     edges: tuple[tuple[str, str], ...]
-    parts: dict[str, tuple[str, ...]]
+    parts: dict[str, tuple[str, ...]] = field(hash=False)
     mirror_pairs: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
@@ -204,7 +204,8 @@ class Layout:
 
     def edge_index(self) -> np.ndarray:
         """(E, 2) int64 ``(child, parent)`` index pairs, in :attr:`edges` order."""
-        return np.array([(self._index[c], self._index[p]) for c, p in self.edges], dtype=np.int64).reshape(-1, 2)
+        pairs = [(self._index[c], self._index[p]) for c, p in self.edges]
+        return np.array(pairs, dtype=np.int64).reshape(-1, 2)  # (E, 2), also when E = 0
 
     def is_spanning_tree(self) -> bool:
         """True when the edges join all joints into one tree (V - 1 edges, exactly one root)."""
@@ -532,6 +533,7 @@ def register_layout(layout: Layout, *, replace: bool = False) -> None:
     if not replace and (layout.name in _BUILTIN or layout.name in _REGISTERED):
         raise ConfigError(f"a layout called {layout.name!r} already exists (pass replace=True to replace it)")
     _REGISTERED[layout.name] = layout
+    _conversion_indices.cache_clear()  # a replaced layout must not be converted with stale indices
 
 
 # ------------------------------------------------------------------------------------------------

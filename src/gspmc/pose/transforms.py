@@ -38,6 +38,7 @@ __all__ = [
     "make_input",
     "make_inputs",
     "mirror",
+    "normalization_params",
     "normalize",
     "sample_indices",
 ]
@@ -109,7 +110,7 @@ class AugmentConfig:
 # Steps
 # ------------------------------------------------------------------------------------------------
 def _validate(coords: np.ndarray, mask: np.ndarray, src: Layout, source: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """Shapes, joint count and finiteness; returns float32 coords (0 where masked) and a bool mask."""
+    """Shapes, joint count and finiteness (where observed); returns the arrays and a bool mask."""
     coords, mask = np.asarray(coords), np.asarray(mask)
     if coords.ndim != 3 or coords.shape[-1] not in (2, 3):
         raise DataError(source, f"a clip must be coords of shape (T, V, 2|3), got {coords.shape}")
@@ -126,7 +127,6 @@ def _validate(coords: np.ndarray, mask: np.ndarray, src: Layout, source: str | N
         t, v = np.argwhere(bad)[0]
         raise DataError(source, f"{int(bad.sum())} observed joints have NaN/inf coordinates "
                                 f"(first: frame {t}, joint {src.joints[v]!r})")  # fmt: skip
-    coords = np.where(mask[..., None], coords, 0).astype(np.float32)  # masked NaNs become 0
     return coords, mask
 
 
@@ -134,6 +134,24 @@ def _shoulder_width(lay: Layout) -> tuple[int, int] | None:
     if lay.has("left_shoulder") and lay.has("right_shoulder"):
         return lay.index("left_shoulder"), lay.index("right_shoulder")
     return None
+
+
+def normalization_params(xy: np.ndarray, mask: np.ndarray, layout: Layout, eps: float = 1e-6) -> tuple[np.ndarray, float]:
+    """Centre (2,) and scale of a clip for :func:`normalize` (see there); xy (T, V, 2), mask (T, V)."""
+    pair = _shoulder_width(layout)
+    if pair is not None:
+        li, ri = pair
+        both = mask[:, li] & mask[:, ri]  # (T,)
+        if both.any():
+            ls, rs = xy[both, li], xy[both, ri]  # (T', 2)
+            width = float(np.median(np.linalg.norm(ls - rs, axis=-1)))
+            if width > eps:
+                return np.median((ls + rs) / 2, axis=0).astype(np.float32), width
+    pts = xy[mask]  # (N, 2)
+    if len(pts) == 0:
+        return np.zeros(2, np.float32), 1.0
+    scale = float((pts.max(axis=0) - pts.min(axis=0)).max()) / 2
+    return np.median(pts, axis=0).astype(np.float32), (scale if scale > eps else 1.0)
 
 
 def normalize(xy: np.ndarray, mask: np.ndarray, layout: Layout, eps: float = 1e-6) -> tuple[np.ndarray, np.ndarray, float]:
@@ -156,25 +174,9 @@ def normalize(xy: np.ndarray, mask: np.ndarray, layout: Layout, eps: float = 1e-
     Returns:
         normalised xy (T, V, 2) float32 (masked entries 0), centre (2,), scale.
     """
-    pair = _shoulder_width(layout)
-    centre, scale = None, 0.0
-    if pair is not None:
-        li, ri = pair
-        both = mask[:, li] & mask[:, ri]  # (T,)
-        if both.any():
-            ls, rs = xy[both, li], xy[both, ri]  # (T', 2)
-            width = float(np.median(np.linalg.norm(ls - rs, axis=-1)))
-            if width > eps:
-                centre, scale = np.median((ls + rs) / 2, axis=0), width
-    if centre is None:
-        pts = xy[mask]  # (N, 2)
-        centre = np.median(pts, axis=0)
-        scale = float((pts.max(axis=0) - pts.min(axis=0)).max()) / 2
-        if scale <= eps:
-            scale = 1.0
-    out = (xy - centre) / scale
-    out = np.where(mask[..., None], out, 0).astype(np.float32)
-    return out, np.asarray(centre, dtype=np.float32), scale
+    centre, scale = normalization_params(xy, mask, layout, eps)
+    out = np.where(mask[..., None], (xy - centre) / scale, 0).astype(np.float32)  # (T, V, 2)
+    return out, centre, scale
 
 
 def sample_indices(length: int, window: int, rng: np.random.Generator | None = None,
@@ -304,7 +306,7 @@ def make_input(
     have = idx >= 0
     take = np.where(have, idx, 0)
     m = mask[:, take] & have  # (T0, V)
-    xy = np.where(m[..., None], coords[:, take, :2], 0)  # (T0, V, 2)
+    xy = np.where(m[..., None], coords[:, take, :2], 0).astype(np.float32)  # (T0, V, 2); masked NaNs -> 0
     conf = None if score is None else np.where(m, score[:, take], 0)  # (T0, V)
 
     # 3. drop frames in which nothing of the model layout was seen
@@ -313,15 +315,17 @@ def make_input(
         xy, m = xy[seen], m[seen]
         conf = None if conf is None else conf[seen]
 
-    # 4. normalise
-    if cfg.normalize == "shoulders" and m.any():
-        xy, _, _ = normalize(xy, m, dst)
+    # 4. normalisation statistics from the whole clip (applied after sampling: fewer frames)
+    centre, scale = (normalization_params(xy, m, dst) if cfg.normalize == "shoulders"
+                     else (np.zeros(2, np.float32), 1.0))  # fmt: skip
 
-    # 5. temporal sampling
+    # 5. temporal sampling, then normalise
     t_idx = sample_indices(len(xy), cfg.window, rng if augment is not None else None,
                            augment.crop if augment is not None else (1.0, 1.0))  # fmt: skip
     xy, m = xy[t_idx], m[t_idx]  # (T, V, 2), (T, V)
     conf = None if conf is None else conf[t_idx]
+    if cfg.normalize == "shoulders":
+        xy = (xy - centre) / np.float32(scale)
 
     # 6. augmentation
     if augment is not None:
