@@ -1,0 +1,177 @@
+"""TextBank: the cached text embeddings of a store, aligned BY GLOSS NAME to a dataset's classes.
+
+For each kind (``global``, ``synonym``, each description part) the bank holds a matrix of
+embeddings (M, d) and the class index of each row (M,), rows sorted by class. Alignment:
+
+- a dataset class matches the store gloss of the same name; failing that, the gloss whose
+  normalised name is equal (case-folded, ``_``/``-``/spaces unified), if exactly one does
+  (listed in :attr:`TextBank.renamed`). Position in the store never matters.
+- a class with no gloss in the store (or whose record failed) has no rows in any kind
+  (:attr:`TextBank.missing_classes`); a class with a gloss but no text of some kind has no rows
+  in that kind (:meth:`TextBank.classes_without`). In the loss such classes simply have no
+  positive text: their samples contribute no term of that kind.
+- store glosses that are no dataset class are ignored (:attr:`TextBank.extra_glosses`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+
+import numpy as np
+
+from gspmc.errors import ConfigError, DataError
+from gspmc.text.cache import EmbeddingCache, default_cache_path, load_cache, update_cache
+from gspmc.text.descriptions import StoreTexts, read_store_texts
+from gspmc.text.encoders import TextEncoder, get_text_encoder
+
+
+@dataclass(frozen=True)
+class KindBank:
+    """The texts of one kind: ``embeddings`` (M, d) float32, ``labels`` (M,) int64, sorted by label."""
+
+    embeddings: np.ndarray
+    labels: np.ndarray
+    texts: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+
+@dataclass(frozen=True)
+class TextBank:
+    """Cached text embeddings per kind, aligned to ``classes`` (see module docstring)."""
+
+    classes: tuple[str, ...]
+    encoder_id: str
+    dim: int
+    parts: tuple[str, ...]
+    kinds: dict[str, KindBank]
+    missing_classes: tuple[str, ...] = ()
+    failed_classes: tuple[str, ...] = ()
+    extra_glosses: tuple[str, ...] = ()
+    renamed: dict[str, str] = field(default_factory=dict)
+
+    def classes_without(self, kind: str) -> list[str]:
+        """Dataset classes with no text of ``kind``."""
+        have = set(self.kinds[kind].labels.tolist())
+        return [c for i, c in enumerate(self.classes) if i not in have]
+
+    def report(self) -> str:
+        """A few lines saying what the bank holds and which classes lack texts."""
+        lines = [f"text bank: {len(self.classes)} classes, encoder {self.encoder_id}, dim {self.dim}"]
+        for kind, kb in self.kinds.items():
+            lacking = self.classes_without(kind)
+            lines.append(f"  {kind}: {len(kb)} texts" + (f"; no text for {len(lacking)} classes: {_short(lacking)}"
+                                                          if lacking else ""))
+        if self.missing_classes:
+            lines.append(f"  classes not in the store: {_short(self.missing_classes)}")
+        if self.failed_classes:
+            lines.append(f"  classes whose description failed: {_short(self.failed_classes)}")
+        if self.renamed:
+            lines.append("  matched by normalised name: " + ", ".join(f"{c!r}->{g!r}" for c, g in self.renamed.items()))
+        if self.extra_glosses:
+            lines.append(f"  store glosses not in the dataset (ignored): {_short(self.extra_glosses)}")
+        return "\n".join(lines)
+
+
+def _short(names: Sequence[str], k: int = 12) -> str:
+    names = list(names)
+    return ", ".join(repr(n) for n in names[:k]) + (f" (+{len(names) - k} more)" if len(names) > k else "")
+
+
+def _norm_name(name: str) -> str:
+    return re.sub(r"[\s_\-]+", " ", name.strip().casefold()).strip()
+
+
+def match_classes(classes: Sequence[str], glosses: Sequence[str]) -> tuple[dict[int, str], dict[str, str]]:
+    """Map class index -> store gloss by name (exact, else unique normalised name).
+
+    Returns (matches, renamed) where ``renamed`` lists class -> gloss pairs matched by the
+    normalised name. Duplicate class names raise ConfigError.
+    """
+    if len(set(classes)) != len(classes):
+        dup = sorted({c for c in classes if list(classes).count(c) > 1})
+        raise ConfigError(f"dataset class list has duplicate names {dup}: cannot align texts by name")
+    gloss_set = set(glosses)
+    matches = {i: c for i, c in enumerate(classes) if c in gloss_set}
+    used = set(matches.values())
+    by_norm: dict[str, list[str]] = {}
+    for g in glosses:
+        if g not in used:
+            by_norm.setdefault(_norm_name(g), []).append(g)
+    class_norm: dict[str, list[int]] = {}
+    for i, c in enumerate(classes):
+        if i not in matches:
+            class_norm.setdefault(_norm_name(c), []).append(i)
+    renamed: dict[str, str] = {}
+    for key, idx in class_norm.items():
+        cands = by_norm.get(key, [])
+        if len(idx) == 1 and len(cands) == 1:
+            matches[idx[0]] = cands[0]
+            renamed[classes[idx[0]]] = cands[0]
+    return matches, renamed
+
+
+def build_text_bank(store: StoreTexts, cache: EmbeddingCache, classes: Sequence[str]) -> TextBank:
+    """Assemble the bank for ``classes`` (dataset order) from a store and its embedding cache."""
+    classes = list(classes)
+    ok_glosses = list(store.texts)
+    matches, renamed = match_classes(classes, ok_glosses + [g for g in store.failed if g not in store.texts])
+    failed = set(store.failed)
+    kinds: dict[str, KindBank] = {}
+    for kind in store.kinds:
+        texts: list[str] = []
+        labels: list[int] = []
+        for ci in range(len(classes)):  # rows sorted by class
+            gloss = matches.get(ci)
+            if gloss is None or gloss in failed:
+                continue
+            for t in store.texts[gloss][kind]:
+                texts.append(t)
+                labels.append(ci)
+        emb = cache.lookup(texts) if texts else np.zeros((0, cache.dim), dtype=np.float32)  # (M, d)
+        kinds[kind] = KindBank(emb, np.asarray(labels, dtype=np.int64), tuple(texts))
+    matched = set(matches.values())
+    return TextBank(
+        classes=tuple(classes),
+        encoder_id=cache.encoder_id,
+        dim=cache.dim,
+        parts=store.parts,
+        kinds=kinds,
+        missing_classes=tuple(c for i, c in enumerate(classes) if i not in matches),
+        failed_classes=tuple(c for i, c in enumerate(classes) if matches.get(i) in failed),
+        extra_glosses=tuple(g for g in ok_glosses if g not in matched),
+        renamed=renamed,
+    )
+
+
+def load_text_bank(
+    store: str | PathLike[str],
+    classes: Sequence[str],
+    encoder: str | TextEncoder = "minilm",
+    cache: str | PathLike[str] | None = None,
+    embed_missing: bool = True,
+    progress: bool = False,
+) -> TextBank:
+    """Read ``store`` and its embedding cache and build the bank for ``classes``.
+
+    The encoder is only loaded when the cache lacks texts of the store and ``embed_missing`` is
+    True (then the cache file is updated exactly as ``gspmc embed`` would); with
+    ``embed_missing=False`` a stale or missing cache raises DataError. A cache written by another
+    encoder always raises DataError (rebuild it with ``gspmc embed --rebuild``).
+    """
+    texts = read_store_texts(store)
+    enc = get_text_encoder(encoder) if isinstance(encoder, str) else encoder
+    cache_path = Path(cache) if cache is not None else default_cache_path(texts.path, enc)
+    if embed_missing:
+        emb_cache, _ = update_cache(texts.all_texts(), enc, cache_path, source=texts.path.name, progress=progress)
+    else:
+        emb_cache = load_cache(cache_path)
+        if emb_cache.encoder_id != enc.id:
+            raise DataError(cache_path, f"embedding cache was built with encoder {emb_cache.encoder_id!r}, not "
+                            f"{enc.id!r}; rebuild it with `gspmc embed --rebuild`")
+    return build_text_bank(texts, emb_cache, classes)

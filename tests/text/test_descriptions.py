@@ -1,0 +1,68 @@
+"""Reading description stores (the JSONL contract of docs/architecture.md) for the text side."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gspmc.errors import DataError
+from gspmc.text.descriptions import read_store_texts
+
+
+def test_reads_kinds_drops_failed_blank_and_duplicates(make_store, rec):
+    path = make_store([
+        rec("coffee", glob=["Fist circles over fist.", "Fist circles over fist.", "  "], syn=["Grind beans."],
+            right_hand=["Right fist circles."], face=["Neutral face."]),
+        rec("tea", status="failed"),
+        rec("please", glob=["Flat hand circles on chest."]),
+    ])
+    st = read_store_texts(path)
+    assert st.parts == ("left_hand", "right_hand", "body", "face", "mouth")
+    assert st.kinds == ("global", "synonym", "left_hand", "right_hand", "body", "face", "mouth")
+    assert list(st.texts) == ["coffee", "please"]
+    assert st.failed == ("tea",)
+    assert st.texts["coffee"]["global"] == ["Fist circles over fist."]
+    assert st.texts["coffee"]["synonym"] == ["Grind beans."]
+    assert st.texts["coffee"]["right_hand"] == ["Right fist circles."]
+    assert st.texts["please"]["left_hand"] == []
+    assert st.all_texts() == ["Fist circles over fist.", "Grind beans.", "Right fist circles.", "Neutral face.",
+                              "Flat hand circles on chest."]
+
+
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        ("", "empty file"),
+        ('{"format": "other", "version": 1}\n', "not a description store"),
+        ('{"format": "gspmc-descriptions", "version": 7}\n', "unsupported store version"),
+        ('{"format": "gspmc-descriptions", "version": 1}\n{not json\n', "line 2: invalid JSON"),
+        ('{"format": "gspmc-descriptions", "version": 1}\n[1, 2]\n', "line 2: expected a JSON object"),
+        ('{"format": "gspmc-descriptions", "version": 1}\n{"status": "ok"}\n', "line 2: record without a 'gloss'"),
+        ('{"format": "gspmc-descriptions", "version": 1}\n{"gloss": "a"}\n{"gloss": "a"}\n', "line 3: gloss 'a' appears twice"),
+        ('{"format": "gspmc-descriptions", "version": 1}\n{"gloss": "a", "global": "text"}\n', "'global' must be a list"),
+        ('{"format": "gspmc-descriptions", "version": 1, "parts": ["hand"]}\n{"gloss": "a", "parts": {"leg": []}}\n',
+         "parts ['leg'] are not in the header"),
+    ],
+)
+def test_bad_store_names_file_and_problem(tmp_path, content, problem):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(DataError) as err:
+        read_store_texts(path)
+    assert str(path) in str(err.value)
+    assert problem in str(err.value)
+
+
+def test_missing_store(tmp_path):
+    with pytest.raises(DataError, match="not found"):
+        read_store_texts(tmp_path / "nope.jsonl")
+
+
+def test_custom_header_parts(tmp_path):
+    path = tmp_path / "s.jsonl"
+    path.write_text(json.dumps({"format": "gspmc-descriptions", "version": 1, "parts": ["hands", "head"]}) + "\n"
+                    + json.dumps({"gloss": "x", "parts": {"hands": ["Both hands flat."]}}) + "\n", encoding="utf-8")
+    st = read_store_texts(path)
+    assert st.kinds == ("global", "synonym", "hands", "head")
+    assert st.texts["x"]["hands"] == ["Both hands flat."] and st.texts["x"]["head"] == []

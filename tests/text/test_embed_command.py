@@ -1,0 +1,46 @@
+"""`gspmc embed` through the real CLI entry point (with the deterministic test encoder)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gspmc.cli import main
+from gspmc.text.cache import load_cache
+
+
+def test_embed_builds_reuses_and_reports(make_store, rec, hash_encoder, tmp_path, capsys):
+    store = make_store([rec("coffee", glob=["Fist circles."], right_hand=["Right fist."]),
+                        rec("tea", glob=["Pinch dips."], syn=["Dip a tea bag."])], name="asl.jsonl")
+    assert main(["embed", "--store", str(store), "--encoder", "test-hash", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "asl.hash.emb.npz: updated; 4 texts (0 reused, 4 embedded, 0 dropped)" in out
+    cache = load_cache(tmp_path / "asl.hash.emb.npz")
+    assert cache.encoder_id == "test-hash@1" and len(cache) == 4
+    np.testing.assert_allclose(cache.lookup(["Pinch dips."]), hash_encoder.encode(["Pinch dips."]), rtol=1e-6)
+
+    classes = tmp_path / "classes.txt"
+    classes.write_text("tea\nmilk\ncoffee\n", encoding="utf-8")
+    assert main(["embed", "--store", str(store), "--encoder", "test-hash", "--quiet", "--classes", str(classes)]) == 0
+    out = capsys.readouterr().out
+    assert "up to date; 4 texts (4 reused, 0 embedded, 0 dropped)" in out
+    assert "classes not in the store: 'milk'" in out
+
+
+def test_embed_other_encoder_fails_cleanly_then_rebuilds(make_store, rec, hash_encoder, tmp_path, capsys):
+    store = make_store([rec("coffee", glob=["Fist circles."])])
+    out_file = tmp_path / "custom.npz"
+    assert main(["embed", "--store", str(store), "--encoder", "test-hash", "--out", str(out_file), "--quiet"]) == 0
+    hash_encoder.version = "2"
+    assert main(["embed", "--store", str(store), "--encoder", "test-hash", "--out", str(out_file), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "gspmc embed: error:" in err and str(out_file) in err and "--rebuild" in err
+    assert main(["embed", "--store", str(store), "--encoder", "test-hash", "--out", str(out_file), "--quiet",
+                 "--rebuild"]) == 0
+    assert load_cache(out_file).encoder_id == "test-hash@2"
+
+
+def test_embed_bad_store_is_a_user_error(tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"format": "nope"}\n', encoding="utf-8")
+    assert main(["embed", "--store", str(bad), "--quiet"]) == 2
+    assert "not a description store" in capsys.readouterr().err

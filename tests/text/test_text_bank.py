@@ -1,0 +1,78 @@
+"""TextBank: alignment by gloss name, classes without texts, stale/mismatched caches."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gspmc.errors import ConfigError, DataError
+from gspmc.text.bank import load_text_bank, match_classes
+from gspmc.text.cache import default_cache_path, update_cache
+from gspmc.text.descriptions import read_store_texts
+
+
+@pytest.fixture
+def store(make_store, rec):
+    # store order differs from the dataset's; "idle" is failed, "muffin" is extra, "thank_you" needs normalising
+    return make_store([
+        rec("tea", glob=["Tea global."], syn=["Tea syn 1.", "Tea syn 2."], right_hand=["Tea right."]),
+        rec("muffin", glob=["Muffin global."]),
+        rec("thank_you", glob=["Thank global."], face=["Smile."], mouth=["Smile."]),
+        rec("coffee", glob=["Coffee global 1.", "Coffee global 2."], right_hand=["Coffee right."],
+            left_hand=["Coffee left."]),
+        rec("idle", status="failed"),
+    ])
+
+
+CLASSES = ["coffee", "please", "tea", "thank-you", "idle"]
+
+
+def test_bank_aligns_by_name_not_position(store, hash_encoder):
+    bank = load_text_bank(store, CLASSES, hash_encoder)
+    g = bank.kinds["global"]
+    assert g.texts == ("Coffee global 1.", "Coffee global 2.", "Tea global.", "Thank global.")
+    assert g.labels.tolist() == [0, 0, 2, 3]
+    np.testing.assert_allclose(g.embeddings, hash_encoder.encode(list(g.texts)), rtol=1e-6)
+    assert bank.kinds["synonym"].labels.tolist() == [2, 2]
+    assert bank.kinds["right_hand"].texts == ("Coffee right.", "Tea right.")
+    assert bank.kinds["right_hand"].labels.tolist() == [0, 2]
+    assert bank.kinds["face"].labels.tolist() == [3] and bank.kinds["mouth"].labels.tolist() == [3]
+    assert bank.missing_classes == ("please",)
+    assert bank.failed_classes == ("idle",)
+    assert bank.extra_glosses == ("muffin",)
+    assert bank.renamed == {"thank-you": "thank_you"}
+    assert bank.classes_without("global") == ["please", "idle"]
+    assert bank.classes_without("synonym") == ["coffee", "please", "thank-you", "idle"]
+    report = bank.report()
+    assert "classes not in the store: 'please'" in report and "'muffin'" in report and "'thank-you'->'thank_you'" in report
+    assert bank.dim == 32 and bank.encoder_id == hash_encoder.id
+    # the cache was written next to the store, once
+    assert default_cache_path(store, hash_encoder).is_file()
+
+
+def test_bank_uses_cache_without_encoding_again(store, hash_encoder):
+    load_text_bank(store, CLASSES, hash_encoder)
+    hash_encoder.seen.clear()
+    bank = load_text_bank(store, list(reversed(CLASSES)), hash_encoder, embed_missing=False)
+    assert hash_encoder.seen == []
+    assert bank.kinds["global"].labels.tolist() == [1, 2, 4, 4]  # reversed class order -> new labels by name
+
+
+def test_stale_or_foreign_cache_without_embedding_is_an_error(store, make_store, rec, hash_encoder, tmp_path):
+    cache = tmp_path / "c.npz"
+    update_cache(read_store_texts(store).all_texts()[:-1], hash_encoder, cache)
+    with pytest.raises(DataError, match="stale"):
+        load_text_bank(store, CLASSES, hash_encoder, cache=cache, embed_missing=False)
+    hash_encoder.version = "9"
+    with pytest.raises(DataError, match="built with encoder"):
+        load_text_bank(store, CLASSES, hash_encoder, cache=cache, embed_missing=False)
+    with pytest.raises(DataError, match="built with encoder"):
+        load_text_bank(store, CLASSES, hash_encoder, cache=cache, embed_missing=True)
+
+
+def test_match_classes_rules():
+    m, renamed = match_classes(["A b", "c", "d-e", "x"], ["a_b", "c", "D E", "d e", "y"])
+    assert m == {0: "a_b", 1: "c"}  # "d-e" is ambiguous ("D E" and "d e"): not matched
+    assert renamed == {"A b": "a_b"}
+    with pytest.raises(ConfigError, match="duplicate"):
+        match_classes(["a", "a"], ["a"])
