@@ -258,3 +258,29 @@ def test_augment_config_accepts_yaml_lists() -> None:
     hash(aug)
     with pytest.raises(ConfigError, match="pair"):
         AugmentConfig(scale=1.1)  # type: ignore[arg-type]
+
+
+def test_make_input_mirror_augmentation_swaps_sides_and_scores() -> None:
+    xy, mask = _clip(t=6)
+    score = np.tile(np.linspace(0.1, 1.0, 27, dtype=np.float32), (6, 1))  # (T, V), differs per joint
+    cfg = InputConfig(layout="sam-slr-27", window=6, confidence="score")
+    only_mirror = AugmentConfig(rotation_deg=0, scale=(1, 1), shift=0, mirror_prob=1.0, crop=(1, 1))
+    plain = make_input(xy, mask, "sam-slr-27", cfg, score=score)
+    mirrored = make_input(xy, mask, "sam-slr-27", cfg, only_mirror, np.random.default_rng(0), score=score)
+    mi = SAM.mirror_indices()
+    np.testing.assert_allclose(mirrored[0], -plain[0][:, mi], atol=1e-6)
+    np.testing.assert_allclose(mirrored[1], plain[1][:, mi], atol=1e-6)
+    np.testing.assert_array_equal(mirrored[2], plain[2][:, mi])
+    lw, rw = SAM.index("left_wrist"), SAM.index("right_wrist")
+    assert mirrored[2, 0, lw] == score[0, rw]
+
+
+def test_make_input_from_mediapipe_543_to_gspmc55() -> None:
+    coords = np.random.default_rng(0).uniform(0, 1, (5, 543, 3)).astype(np.float32)
+    mask = np.ones((5, 543), bool)
+    mask[:, 501:522] = False  # left hand not detected
+    x = make_input(coords, mask, "mediapipe-holistic-543", InputConfig(layout="gspmc-55", window=5))
+    g = get_layout("gspmc-55")
+    lh = g.part_indices()["left_hand"]
+    assert (x[:, :, lh] == 0).all()
+    assert (x[2][:, np.setdiff1d(np.arange(55), lh)] == 1).all()
