@@ -88,3 +88,15 @@ def test_bad_files_are_clear_errors(tmp_path: Path) -> None:
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(plain))
     with pytest.raises(DataError, match="plain.onnx.*metadata"):
         OnnxRecognizer(plain)
+
+
+def test_load_scorer_tells_torchscript_from_a_checkpoint_named_pt(tmp_path: Path, make_ckpt) -> None:
+    from gspmc.train.checkpoint import Recognizer
+    from gspmc.video.predict import load_scorer
+
+    ckpt = make_ckpt(tmp_path / "weights.pt", CLASSES)  # a training checkpoint with a .pt name
+    assert isinstance(load_scorer(ckpt), Recognizer)
+    scripted = export_checkpoint(ckpt, "torchscript", tmp_path / "scripted.pt")
+    assert isinstance(load_scorer(scripted), TorchScriptRecognizer)
+    with pytest.raises(DataError, match="missing.onnx"):
+        load_scorer(tmp_path / "missing.onnx")

@@ -31,6 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", type=float, nargs="+", help="fusion weight per --checkpoint (default 1 each)")
     p.add_argument("--top-k", "-k", type=int, default=5, help="how many glosses to show (default 5)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--units", choices=("normalized", "pixels"), default="normalized",
+                   help="keypoint units fed to the model: MediaPipe's normalised image coordinates (default; "
+                   "MP_Data / traduttore training data) or pixels (models trained on .pose files)")
     p.set_defaults(func=run_predict)
 
     p = subparsers.add_parser("export", help="export a checkpoint's recognition path to ONNX or TorchScript")
@@ -50,6 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--min-prob", type=float, default=0.0, help="report predictions at or above this probability")
     p.add_argument("--max-frames", type=int, help="stop after N frames")
     p.add_argument("--headless", action="store_true", help="print predictions instead of opening a window")
+    p.add_argument("--units", choices=("normalized", "pixels"), default="normalized", help="as for predict")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads for the model (default 1: MediaPipe needs the other cores; "
                    "more threads contend with it and were 10x slower on 2 busy cores)")
@@ -73,7 +77,7 @@ def run_extract(args: argparse.Namespace) -> int:
 def run_predict(args: argparse.Namespace) -> int:
     from gspmc.video.predict import Predictor, find_inputs, format_table, predict_files
 
-    predictor = Predictor.from_files(args.checkpoints, args.weights)
+    predictor = Predictor.from_files(args.checkpoints, args.weights, args.units)
     paths = find_inputs(args.inputs)
     results, errors = predict_files(predictor, paths, k=args.top_k, progress=not args.json)
     if args.json:
@@ -105,7 +109,7 @@ def run_live(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    predictor = Predictor.from_files(args.checkpoints, args.weights)
+    predictor = Predictor.from_files(args.checkpoints, args.weights, args.units)
     stats = loop(predictor, video=args.video, camera=args.camera, window=args.window, stride=args.stride,
                  headless=args.headless, max_frames=args.max_frames, min_prob=args.min_prob)
     print(f"live: {stats.frames} frames, {stats.predictions} predictions, {stats.seconds:.1f} s, "

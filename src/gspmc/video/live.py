@@ -134,7 +134,7 @@ def run_live(
             height, width = frame.shape[:2]
             coords, conf = runner.process_bgr(frame)  # (543, 3) pixels, (543,)
             mask = conf > 0
-            scale = np.array([width, height, 1.0], np.float32)
+            scale = np.array([width, height, 1.0] if predictor.units == "normalized" else [1.0, 1.0, 1.0], np.float32)
             buf.push(np.where(mask[:, None], coords / scale, 0.0).astype(np.float32), mask, conf)
             t = stats.frames
             stats.frames += 1

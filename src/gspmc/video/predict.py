@@ -5,8 +5,13 @@ Pipeline for one input:
 1. keypoints: a video is run through MediaPipe Holistic (:mod:`gspmc.video.holistic`); a ``.pose``
    or ``.npz`` keypoint file is read (:mod:`gspmc.video.posefile`). Both give the
    ``mediapipe-holistic-543`` layout.
-2. units: x and y are divided by the frame width and height, i.e. MediaPipe's own normalised
-   image coordinates, the units of MediaPipe-recorded training data such as MP_Data.
+2. units (``units="normalized"``, the default): x and y are divided by the frame width and height,
+   i.e. MediaPipe's own normalised image coordinates, the units of MediaPipe-recorded training data
+   such as MP_Data (traduttore, what ``make demo`` trains on). ``units="pixels"`` keeps pixels, the
+   units :func:`gspmc.data.readers.posefile.read_pose_file` gives, for a model trained on ``.pose``
+   files. After the "shoulders" normalisation the two differ only in aspect ratio (x is scaled by
+   1/width, y by 1/height), so this matters for non-square videos only. Checkpoints do not record
+   their training units yet: choose the one that matches the training data.
 3. model input: :func:`gspmc.pose.transforms.make_input` converts the layout to the model's layout
    by joint name and applies the checkpoint's ``InputConfig`` (window, stream, normalisation);
    uniform temporal sampling, no augmentation.
@@ -33,6 +38,7 @@ from gspmc.video.extract import VIDEO_EXTENSIONS
 from gspmc.video.holistic import LAYOUT, HolisticClip
 
 POSE_EXTENSIONS = (".pose", ".npz")
+UNITS = ("normalized", "pixels")
 
 
 class Scorer(Protocol):
@@ -75,9 +81,18 @@ def load_scorer(path: str | Path) -> Scorer:
 
         return OnnxRecognizer(path)
     if suffix in (".pt", ".ts", ".torchscript"):
-        from gspmc.video.export import TorchScriptRecognizer
+        import zipfile
 
-        return TorchScriptRecognizer(path)
+        from gspmc.video.export import TORCHSCRIPT_EXTRA, TorchScriptRecognizer
+
+        # a .pt may also be a plain torch.save checkpoint: TorchScript archives hold our extra file
+        try:
+            with zipfile.ZipFile(path) as zf:
+                scripted = any(n.endswith(f"extra/{TORCHSCRIPT_EXTRA}") for n in zf.namelist())
+        except zipfile.BadZipFile:
+            scripted = False
+        if scripted:
+            return TorchScriptRecognizer(path)
     from gspmc.train.checkpoint import load_recognizer
 
     return load_recognizer(path)
@@ -126,12 +141,17 @@ def fuse(probs: Sequence[np.ndarray], weights: np.ndarray) -> np.ndarray:
 
 
 # --- inputs -------------------------------------------------------------------------------------
-def normalized_coords(clip: HolisticClip) -> tuple[np.ndarray, np.ndarray]:
-    """coords (T, 543, 3) in MediaPipe's normalised image units (x / width, y / height) and mask (T, 543)."""
+def normalized_coords(clip: HolisticClip, units: str = "normalized") -> tuple[np.ndarray, np.ndarray]:
+    """coords (T, 543, 3) in MediaPipe's normalised image units (x / width, y / height), or in
+    pixels with ``units="pixels"``, and mask (T, 543)."""
+    if units not in UNITS:
+        raise ConfigError(f"units {units!r} unknown; choose one of {UNITS}")
+    mask = clip.mask
+    if units == "pixels":
+        return np.where(mask[..., None], clip.coords, 0.0).astype(np.float32), mask
     if clip.width <= 0 or clip.height <= 0:
         raise DataError(None, f"frame size {clip.width}x{clip.height} unknown: cannot normalise coordinates")
     scale = np.array([clip.width, clip.height, 1.0], np.float32)
-    mask = clip.mask
     coords = np.where(mask[..., None], clip.coords / scale, 0.0).astype(np.float32)  # (T, 543, 3)
     return coords, mask
 
@@ -185,7 +205,10 @@ class Predictor:
     """One or several models fused by weighted softmax probabilities (see module docstring)."""
 
     def __init__(self, scorers: Sequence[Scorer], weights: Sequence[float] | None = None,
-                 names: Sequence[str] | None = None) -> None:
+                 names: Sequence[str] | None = None, units: str = "normalized") -> None:
+        if units not in UNITS:
+            raise ConfigError(f"units {units!r} unknown; choose one of {UNITS}")
+        self.units = units
         if not scorers:
             raise ConfigError("at least one --checkpoint is needed")
         names = list(names) if names is not None else [f"model{i}" for i in range(len(scorers))]
@@ -194,8 +217,9 @@ class Predictor:
         self.weights = fusion_weights(weights, len(self.scorers))
 
     @classmethod
-    def from_files(cls, paths: Sequence[str | Path], weights: Sequence[float] | None = None) -> Predictor:
-        return cls([load_scorer(p) for p in paths], weights, [str(p) for p in paths])
+    def from_files(cls, paths: Sequence[str | Path], weights: Sequence[float] | None = None,
+                   units: str = "normalized") -> Predictor:
+        return cls([load_scorer(p) for p in paths], weights, [str(p) for p in paths], units)
 
     def probabilities(self, coords: np.ndarray, mask: np.ndarray, src_layout: str = LAYOUT,
                       score: np.ndarray | None = None, source: str | None = None) -> np.ndarray:
@@ -212,7 +236,7 @@ class Predictor:
         return [self.classes[i] for i in order], [float(probs[i]) for i in order]
 
     def predict_clip(self, clip: HolisticClip, name: str, k: int = 5) -> Prediction:
-        coords, mask = normalized_coords(clip)
+        coords, mask = normalized_coords(clip, self.units)
         if not mask.any():
             raise DataError(name, "no keypoint was detected in any frame (no person visible?)")
         probs = self.probabilities(coords, mask, LAYOUT, score=clip.confidence, source=name)
