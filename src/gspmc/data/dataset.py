@@ -6,8 +6,7 @@ the same whichever DataLoader worker makes it and however the workers are schedu
 `SkeletonDataset.set_epoch` at the start of each epoch to get fresh augmentations.
 
 A clip in which nothing is observed (e.g. the 60 all-zero idle clips of traduttore) becomes an
-all-zero input: x = y = 0 and c = 0 everywhere, which is what "nothing observed" means in every
-stream (make_input itself refuses such clips).
+all-zero input (make_input's rule: x = y = 0 and c = 0 everywhere).
 """
 
 from __future__ import annotations
@@ -83,11 +82,10 @@ class SkeletonDataset(Dataset):
 
     def _make(self, position: int) -> np.ndarray:
         sample: Sample = self.clips.samples[int(self.indices[position])]
-        if not sample.mask.any():  # nothing observed: the all-zero input (see the module docstring)
-            return np.zeros((3, self.input_cfg.window, self._num_joints), dtype=np.float32)  # (3, T, V)
         rng = self.rng_for(position) if self.augment is not None else None
+        score = sample.score if self.input_cfg.confidence == "score" else None  # c = mask otherwise
         return make_input(sample.coords, sample.mask, sample.layout, self.input_cfg, self.augment, rng,
-                          score=sample.score, source=f"{self.clips.name}:{sample.id}")  # (3, T, V)
+                          score=score, source=f"{self.clips.name}:{sample.id}")  # (3, T, V)
 
     def __getitem__(self, position: int) -> tuple[torch.Tensor, int]:
         if not -len(self) <= position < len(self):

@@ -195,3 +195,23 @@ def mirror_clips(
     coords, mask = mirror(coords, mask, lay)
     coords = np.where(mask[..., None], coords, np.float32(0)).astype(np.float32)  # no -0.0 at masked joints
     return coords, mask, None if score is None else score[..., lay.mirror_indices()]
+
+
+def load_npy(path: PathT, mmap: bool = False) -> np.ndarray:
+    """``np.load`` of a single ``.npy`` array with pickles refused; every failure is a DataError
+    naming the file (missing, corrupt, truncated, pickled objects, an npz instead of an npy)."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(p, "file not found")
+    try:
+        arr = np.load(p, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except ValueError as err:
+        if "allow_pickle" in str(err) or "Object arrays" in str(err):
+            raise DataError(p, "holds pickled objects, which are refused (pickles are code)") from None
+        raise DataError(p, f"corrupt or truncated .npy file: {err}") from None
+    except (OSError, EOFError) as err:
+        raise DataError(p, f"corrupt or truncated .npy file: {err}") from None
+    if not isinstance(arr, np.ndarray):
+        arr.close()
+        raise DataError(p, "expected a single .npy array, got an npz archive")
+    return arr

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from gspmc.data.readers._common import PathT
+from gspmc.data.readers._common import PathT, load_npy
 from gspmc.data.readers.npz import MP_LAYOUTS, clipset_from_arrays
 from gspmc.data.sample import ClipSet
 from gspmc.errors import DataError
@@ -87,15 +87,9 @@ def scan_mp_data(root: PathT, classes: Sequence[str] | None = None) -> tuple[lis
 
 
 def _load_frame(path: Path) -> np.ndarray:
-    try:
-        vec = np.load(path, allow_pickle=False)
-    except ValueError as err:
-        raise DataError(path, f"not a numeric .npy frame (pickles are refused): {err}") from None
-    except (OSError, EOFError) as err:
-        raise DataError(path, f"corrupt or truncated .npy frame: {err}") from None
-    if not isinstance(vec, np.ndarray) or vec.ndim != 1 or vec.shape[0] not in MP_LAYOUTS:
-        shape = getattr(vec, "shape", None)
-        raise DataError(path, f"frame must be a vector of 258 or 1662 floats, got shape {shape}")
+    vec = load_npy(path)
+    if vec.ndim != 1 or vec.shape[0] not in MP_LAYOUTS:
+        raise DataError(path, f"frame must be a vector of 258 or 1662 floats, got shape {vec.shape}")
     if not np.issubdtype(vec.dtype, np.number):
         raise DataError(path, f"frame must be numeric, got dtype {vec.dtype}")
     return vec

@@ -30,6 +30,7 @@ from gspmc.data.readers._common import (
     check_clips,
     default_classes,
     label_indices,
+    load_npy,
     make_sample,
     mirror_clips,
     read_label_table,
@@ -87,16 +88,7 @@ def read_labels(path: PathT, allow_pickle: bool = False) -> list[tuple[str, str]
 
 
 def _load_data(p: Path) -> np.ndarray:
-    if not p.is_file():
-        raise DataError(p, "file not found")
-    try:
-        data = np.load(p, mmap_mode="r", allow_pickle=False)
-    except ValueError as err:
-        raise DataError(p, f"not a numeric .npy array (pickles are refused): {err}") from None
-    except (OSError, EOFError) as err:
-        raise DataError(p, f"corrupt or truncated .npy file: {err}") from None
-    if not isinstance(data, np.ndarray):
-        raise DataError(p, "expected a single .npy array (N, C, T, V, M), got an npz archive")
+    data = load_npy(p, mmap=True)
     if data.ndim != 5 or data.shape[1] not in (2, 3):
         raise DataError(p, f"expected shape (N, C=2|3, T, V, M), got {data.shape}")
     if not np.issubdtype(data.dtype, np.floating):

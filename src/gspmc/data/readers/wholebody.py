@@ -36,6 +36,7 @@ from gspmc.data.readers._common import (
     check_clips,
     default_classes,
     label_indices,
+    load_npy,
     make_sample,
     mirror_clips,
     read_label_table,
@@ -91,14 +92,9 @@ def read_wholebody_npy(
             clip that NaN/inf leaves empty.
     """
     p = Path(path)
-    try:
-        arr = np.load(p, allow_pickle=False)
-    except ValueError as err:
-        raise DataError(p, f"not a numeric .npy array (pickles are refused): {err}") from None
-    except (OSError, EOFError) as err:
-        raise DataError(p, f"corrupt or truncated .npy file: {err}") from None
-    if not isinstance(arr, np.ndarray) or arr.ndim != 3 or arr.shape[1:] != (NUM_POINTS, 3):
-        raise DataError(p, f"expected shape (T, {NUM_POINTS}, 3), got {getattr(arr, 'shape', None)}")
+    arr = load_npy(p)
+    if arr.ndim != 3 or arr.shape[1:] != (NUM_POINTS, 3):
+        raise DataError(p, f"expected shape (T, {NUM_POINTS}, 3), got {arr.shape}")
     if not np.issubdtype(arr.dtype, np.number):
         raise DataError(p, f"expected numbers, got dtype {arr.dtype}")
     if arr.shape[0] == 0:

@@ -1,0 +1,84 @@
+"""Evaluation protocols: stratified validation carving, held-out signers, the shared-data fold sizes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gspmc.data.protocols import get_protocol, held_out_signer, list_protocols, stratified_holdout
+from gspmc.data.sample import ClipSet, Sample
+from gspmc.errors import ConfigError
+
+
+def _clips(labels: list[int], signers: list[str], k: int) -> ClipSet:
+    samples = [Sample(np.zeros((2, 27, 2), np.float32), np.zeros((2, 27), bool), "sam-slr-27", lab, f"c{i}", sig)
+               for i, (lab, sig) in enumerate(zip(labels, signers, strict=True))]
+    return ClipSet(samples, [f"k{i}" for i in range(k)], "sam-slr-27", "toy")
+
+
+def test_stratified_holdout_exact() -> None:
+    # class 0: 25 clips, class 1: 12, class 2: 3 -> 10% of 40 = 4 carved: quotas 2.5, 1.2, 0.3
+    labels = np.array([0] * 25 + [1] * 12 + [2] * 3)
+    idx = np.arange(40)
+    kept, carved = stratified_holdout(idx, labels, 0.1, np.random.default_rng(0))
+    assert len(carved) == 4 and len(kept) == 36 and set(kept) | set(carved) == set(idx)
+    per_class = np.bincount(labels[carved], minlength=3).tolist()
+    assert per_class == [3, 1, 0]  # floor (2, 1, 0) + the one extra to the largest remainder (0.5)
+    kept2, carved2 = stratified_holdout(idx, labels, 0.1, np.random.default_rng(0))
+    assert carved2.tolist() == carved.tolist()
+    _, carved3 = stratified_holdout(idx, labels, 0.1, np.random.default_rng(1))
+    assert carved3.tolist() != carved.tolist()
+    assert len(stratified_holdout(idx, labels, 0.0, np.random.default_rng(0))[1]) == 0
+    with pytest.raises(ConfigError):
+        stratified_holdout(idx, labels, 1.0, np.random.default_rng(0))
+
+
+def test_held_out_signer_on_toy() -> None:
+    # signer x: classes 0, 1 (20 clips each); signer y: classes 1, 2 (5 each); unknown-label clip ignored
+    labels = [0] * 20 + [1] * 20 + [1] * 5 + [2] * 5 + [-1]
+    signers = ["x"] * 40 + ["y"] * 10 + ["x"]
+    clips = _clips(labels, signers, 3)
+    proto = held_out_signer("toy-xsigner", ["x", "y"])
+    split = proto.split(clips, "y", seed=3)
+    assert split.test.tolist() == list(range(40, 45))  # only class 1: class 2 never trained
+    assert len(split.val) == 4 and len(split.train) == 36
+    assert not set(split.train) & set(split.val) and set(split.train) | set(split.val) == set(range(40))
+    assert np.bincount(clips.labels()[split.val]).tolist() == [2, 2]
+    assert split.describe().splitlines()[0] == "protocol toy-xsigner, fold y, seed 3"
+    assert proto.split(clips, "y", seed=3).val.tolist() == split.val.tolist()
+    assert proto.split(clips, "y", seed=4).val.tolist() != split.val.tolist()
+    with pytest.raises(ConfigError, match="has folds"):
+        proto.split(clips, "z")
+    with pytest.raises(ConfigError, match="no clip of signer 'x'"):
+        held_out_signer("p", ["x"]).split(_clips([0], ["y"], 1), "x")
+
+
+def test_registry() -> None:
+    assert {"traduttore-xsigner", "autsl", "slr500", "slr500-gsp-mc", "slr500-best"} <= set(list_protocols())
+    assert get_protocol("traduttore-xsigner").folds == ("TheCamNelson", "dmohazab")
+    gsp, best = get_protocol("slr500"), get_protocol("slr500-best")
+    assert gsp.train_signers == tuple(range(1, 36)) and gsp.test_signers == tuple(range(36, 51))
+    assert best.train_signers == tuple(range(1, 37)) and best.test_signers == tuple(range(37, 51))
+    with pytest.raises(ConfigError, match="unknown protocol 'nope'"):
+        get_protocol("nope")
+
+
+@pytest.mark.shared_data
+def test_traduttore_xsigner_counts(shared_data: Path) -> None:
+    from gspmc.data.readers.npz import read_mp_npz
+
+    clips = read_mp_npz(shared_data / "traduttore_asl33.npz")
+    labels, signers = clips.labels(), clips.signers().astype(str)
+    proto = get_protocol("traduttore-xsigner")
+    expected = {"TheCamNelson": (1363, 15, 2925, 24), "dmohazab": (2220, 15, 2188, 32)}
+    for fold, (n_test, k_test, n_train_side, k_train_side) in expected.items():
+        split = proto.split(clips, fold, seed=0)
+        side = np.concatenate([split.train, split.val])
+        assert len(split.test) == n_test and len(np.unique(labels[split.test])) == k_test
+        assert len(side) == n_train_side and len(np.unique(labels[side])) == k_train_side
+        assert (signers[split.test] == fold).all() and not (signers[side] == fold).any()
+        assert len(split.val) == round(0.1 * n_train_side)
+        assert len(np.unique(side)) == len(side)
+        assert set(labels[split.test]) <= set(labels[split.train])
