@@ -80,7 +80,7 @@ def main() -> None:
         opt.zero_grad(set_to_none=True)
         feats = model.encode(x)
         ce = F.cross_entropy(model.classify(feats.global_), y)
-        loss = objective.total(ce, objective(feats.global_, feats.parts, y)) if with_mc else ce
+        loss = objective.total(ce, objective(feats, y)) if with_mc else ce
         loss.backward()
         opt.step()
         if dev.type == "cuda":
@@ -102,7 +102,7 @@ def main() -> None:
     obj_times = []
     for _ in range(args.steps + 3):  # the objective alone: forward + backward on fixed features
         t = time.perf_counter()
-        objective(g, p, y)["multi"].backward()
+        objective((g, p), y)["multi"].backward()
         if dev.type == "cuda":
             torch.cuda.synchronize()
         obj_times.append(time.perf_counter() - t)

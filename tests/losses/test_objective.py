@@ -11,6 +11,8 @@ import torch
 
 from gspmc.errors import ConfigError
 from gspmc.losses import GSPMCObjective, MCOptions, default_part_map, resolve_part_map, total_loss
+from gspmc.models.ctrgcn import Features
+from gspmc.pose.layouts import get_layout
 from gspmc.text.bank import KindBank, TextBank
 from gspmc.text.cache import EmbeddingCache, save_cache, text_hash
 from gspmc.text.encoders import get_text_encoder
@@ -62,7 +64,7 @@ def texts_of(obj: GSPMCObjective, emb: torch.Tensor) -> list[str]:
 @pytest.fixture
 def obj() -> GSPMCObjective:
     torch.manual_seed(0)
-    return GSPMCObjective(make_bank(), feat_dim=5, model_parts=MODEL_PARTS_55, seed=0).double()
+    return GSPMCObjective(make_bank(), feature_dim=5, model_parts=MODEL_PARTS_55, seed=0).double()
 
 
 def feats(n: int, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
@@ -115,7 +117,7 @@ def test_sampling_one_text_of_own_class_uniform_and_deterministic(obj):
 def test_forward_matches_reference(obj, reference):
     labels = torch.tensor([0, 0, 1, 2, 3, 2])
     gf, pf = feats(6)
-    out = obj(gf, pf, labels, generator=torch.Generator().manual_seed(3))
+    out = obj((gf, pf), labels, generator=torch.Generator().manual_seed(3))
     gen = torch.Generator().manual_seed(3)  # the same draws, in the same order (global, then synonym)
     z = obj.global_head(gf).detach()
     tau = obj.contrastive.tau
@@ -141,7 +143,7 @@ def test_forward_matches_reference(obj, reference):
 def test_part_texts_only_of_the_batch_classes(obj, reference):
     labels = torch.tensor([0, 2, 0])
     gf, pf = feats(3, seed=4)
-    out = obj(gf, pf, labels)
+    out = obj((gf, pf), labels)
     # left_hand: only a's text (b is not in the batch); the reference with exactly those texts
     zp = obj.part_heads["left_hand"](pf[:, 1]).detach()
     emb = obj.get_buffer("part_left_hand_emb")[:1]
@@ -151,16 +153,16 @@ def test_part_texts_only_of_the_batch_classes(obj, reference):
 
 def test_classes_without_text_contribute_no_term(obj):
     gf, pf = feats(3)
-    out = obj(gf, pf, torch.tensor([3, 3, 3]))  # "d": no global, no left_hand text
+    out = obj((gf, pf), torch.tensor([3, 3, 3]))  # "d": no global, no left_hand text
     assert "global" not in out and "part_left_hand" not in out
     assert {"synonym", "part_body", "part_right_hand"} <= set(out)
     assert out["multi"].item() == pytest.approx(
         (out["synonym"] + out["part_body"] + out["part_right_hand"]).item() / 3, rel=1e-12)
     empty = GSPMCObjective(make_bank(), 5, MODEL_PARTS_55, terms={"synonym": False, "parts": False}).double()
-    out = empty(gf, None, torch.tensor([3, 3, 3]))  # nothing active: multi = 0, still differentiable
+    out = empty((gf, None), torch.tensor([3, 3, 3]))  # nothing active: multi = 0, still differentiable
     assert set(out) == {"multi", "n_terms"} and out["multi"].item() == 0.0
     gf.requires_grad_(True)
-    empty(gf, None, torch.tensor([3, 3, 3]))["multi"].backward()
+    empty.loss_terms(gf, None, torch.tensor([3, 3, 3]))["multi"].backward()
     assert gf.grad is not None
 
 
@@ -180,7 +182,7 @@ def test_term_switches_are_the_ablation_rows(terms, expected):
     assert (o.global_head is None) == (not (terms["global"] or terms["synonym"]))
     assert len(o.part_heads) == (3 if terms["parts"] else 0)
     gf, pf = feats(6)
-    out = o(gf.float(), pf.float(), torch.tensor([0, 0, 1, 2, 3, 2]))
+    out = o((gf.float(), pf.float()), torch.tensor([0, 0, 1, 2, 3, 2]))
     assert sorted(k for k in out if k not in ("multi", "n_terms")) == sorted(expected)
 
 
@@ -188,7 +190,7 @@ def test_gradients_reach_heads_and_tau_not_bank():
     o = GSPMCObjective(make_bank(), 5, MODEL_PARTS_55, learnable_tau=True)
     gf, pf = feats(6)
     gf, pf = gf.float().requires_grad_(True), pf.float().requires_grad_(True)
-    o(gf, pf, torch.tensor([0, 0, 1, 2, 3, 2]))["multi"].backward()
+    o((gf, pf), torch.tensor([0, 0, 1, 2, 3, 2]))["multi"].backward()
     for name, p in o.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
     assert gf.grad.abs().sum() > 0 and pf.grad.abs().sum() > 0
@@ -205,7 +207,7 @@ def test_training_the_heads_lowers_the_loss(one_thread):
     opt = torch.optim.Adam(o.parameters(), lr=0.1)
     first = None
     for step in range(25):
-        loss = o(gf, pf, labels, generator=torch.Generator().manual_seed(step))["multi"]
+        loss = o((gf, pf), labels, generator=torch.Generator().manual_seed(step))["multi"]
         first = loss.item() if first is None else first
         opt.zero_grad()
         loss.backward()
@@ -216,9 +218,9 @@ def test_training_the_heads_lowers_the_loss(one_thread):
 def test_bad_inputs(obj):
     gf, pf = feats(2)
     with pytest.raises(ValueError, match="out of range"):
-        obj(gf, pf, torch.tensor([0, 4]))
+        obj((gf, pf), torch.tensor([0, 4]))
     with pytest.raises(ValueError, match="part_feats"):
-        obj(gf, pf[:, :2], torch.tensor([0, 1]))
+        obj((gf, pf[:, :2]), torch.tensor([0, 1]))
     with pytest.raises(ConfigError, match="unknown terms"):
         GSPMCObjective(make_bank(), 5, MODEL_PARTS_55, terms={"prompt": True})
 
@@ -245,17 +247,19 @@ def store_dir(tmp_path):
 def test_from_config(store_dir):
     options = {"store": "descr/asl.jsonl", "encoder": "minilm", "embed_missing": False, "tau": 0.2,
                "terms": {"synonym": False}, "part_map": {"mouth": None}}
-    o = GSPMCObjective.from_config(options, classes=["coffee", "hello", "tea"], feat_dim=8,
-                                   model_parts=list(MODEL_PARTS_55), alpha=0.5, base_dir=store_dir)
-    assert o.active_terms == ["global", "part_body", "part_left_hand", "part_right_hand"]
+    o = GSPMCObjective.from_config(options, classes=["coffee", "hello", "tea"], layout=get_layout("gspmc-55"),
+                                   feature_dim=8, alpha=0.25, base_dir=store_dir)
+    assert o.active_terms == ["global", "part_left_hand", "part_right_hand", "part_body"]
     assert o.part_map["mouth"] is None and o.part_map["face"] == "body"
-    assert o.contrastive.tau == pytest.approx(0.2) and o.alpha == 0.5
+    assert o.model_parts == ("left_hand", "right_hand", "body")  # gspmc-55's part order
+    assert o.contrastive.tau == pytest.approx(0.2) and o.alpha == 0.25
     assert o.bank.kinds["global"].texts == ("coffee global", "tea global")  # by name: coffee = 0, tea = 2
     assert o.bank.kinds["global"].labels.tolist() == [0, 2]
     assert o.bank.missing_classes == ("hello",) and o.bank.extra_glosses == ("please",)
     assert o.global_head.in_features == 8 and o.global_head.out_features == 384
     assert "hello" in o.describe()
-    out = o(torch.randn(4, 8), torch.randn(4, 3, 8), torch.tensor([0, 1, 2, 2]))
+    feats = Features(torch.randn(4, 8), torch.randn(4, 3, 8))  # what CTRGCN.encode returns
+    out = o(feats, torch.tensor([0, 1, 2, 2]))
     assert torch.isfinite(out["multi"])
 
 
@@ -266,17 +270,17 @@ def test_from_config(store_dir):
         ({"store": "descr/asl.jsonl", "temperature": 0.1}, "unknown keys"),
         ({"store": "descr/asl.jsonl", "terms": {"prompt": True}}, "mc.terms"),
         ({"store": "descr/asl.jsonl", "tau": 0}, "mc.tau"),
-        ({"store": "descr/asl.jsonl", "alpha": 0.3}, "given twice"),
+        ({"store": "descr/asl.jsonl", "alpha": 0.3}, "alpha is set once, as mc.alpha"),
         ({"store": "descr/asl.jsonl", "part_map": {"face": "face"}, "embed_missing": False}, "not a part of the model"),
     ],
 )
 def test_from_config_errors(store_dir, options, problem):
     with pytest.raises(ConfigError, match=problem):
-        GSPMCObjective.from_config(options, classes=["tea"], feat_dim=4, model_parts=MODEL_PARTS_55, alpha=0.5,
+        GSPMCObjective.from_config(options, classes=["tea"], layout=MODEL_PARTS_55, feature_dim=4,
                                    base_dir=store_dir)
 
 
 def test_options_defaults():
     o = MCOptions.from_dict({"store": "x.jsonl"})
-    assert (o.encoder, o.tau, o.alpha, o.learnable_tau, o.embed_missing) == ("minilm", 0.1, 0.5, False, True)
+    assert (o.encoder, o.tau, o.learnable_tau, o.embed_missing, o.cache, o.seed) == ("minilm", 0.1, False, True, None, 0)
     assert o.terms == {"global": True, "synonym": True, "parts": True}

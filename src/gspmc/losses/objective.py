@@ -86,7 +86,6 @@ class MCOptions:
     embed_missing: bool = True  # embed texts missing from the cache (once, at construction)
     tau: float = 0.1  # temperature of Eq. 7-8
     learnable_tau: bool = False
-    alpha: float = 0.5  # Eq. 12
     terms: dict[str, bool] = field(default_factory=lambda: dict.fromkeys(TERMS, True))
     part_map: dict[str, str | None] = field(default_factory=dict)  # overrides of default_part_map
     seed: int = 0  # seed of the objective's own text-sampling generator
@@ -99,7 +98,8 @@ class MCOptions:
         known = {f.name for f in fields(cls)}
         unknown = set(raw) - known
         if unknown:
-            raise ConfigError(f"mc: unknown keys {sorted(unknown)}; known: {sorted(known)}")
+            hint = " (alpha is set once, as mc.alpha, next to these options)" if "alpha" in unknown else ""
+            raise ConfigError(f"mc options: unknown keys {sorted(unknown)}; known: {sorted(known)}{hint}")
         if not isinstance(raw.get("store"), str | Path) or not str(raw.get("store")):
             raise ConfigError("mc.store: the description store (a .jsonl path) is required")
         terms = raw.get("terms") or {}
@@ -110,9 +110,8 @@ class MCOptions:
             raise ConfigError(f"mc.part_map: expected a mapping description part -> model part, got {part_map!r}")
         opts = cls(**{**raw, "store": str(raw["store"]), "terms": {**dict.fromkeys(TERMS, True), **terms},
                       "part_map": dict(part_map)})
-        for key, ok in (("tau", opts.tau > 0), ("alpha", opts.alpha >= 0)):
-            if not ok:
-                raise ConfigError(f"mc.{key}: must be > 0 (tau) / >= 0 (alpha), got {getattr(opts, key)}")
+        if not (isinstance(opts.tau, int | float) and opts.tau > 0):
+            raise ConfigError(f"mc.tau: must be a number > 0, got {opts.tau!r}")
         return opts
 
 
@@ -121,7 +120,7 @@ class GSPMCObjective(nn.Module):
 
     Args:
         bank: text embeddings aligned to the dataset's classes (:func:`gspmc.text.load_text_bank`).
-        feat_dim: D, width of the skeleton encoder's global and part features.
+        feature_dim: D, width of the skeleton encoder's global and part features.
         model_parts: the model layout's part names in ``Layout.parts`` order (P of them).
         terms: {"global", "synonym", "parts"} -> enabled (default all: the paper's full model).
         part_map: overrides of :func:`default_part_map`.
@@ -133,7 +132,7 @@ class GSPMCObjective(nn.Module):
     def __init__(
         self,
         bank: TextBank,
-        feat_dim: int,
+        feature_dim: int,
         model_parts: Sequence[str],
         *,
         terms: Mapping[str, bool] | None = None,
@@ -165,7 +164,7 @@ class GSPMCObjective(nn.Module):
             self._buffer(f"{kind}_emb", kb.embeddings)
             self._buffer(f"{kind}_count", counts)
             self._buffer(f"{kind}_start", starts)
-        self.global_head = nn.Linear(feat_dim, dim) if self.global_kinds else None
+        self.global_head = nn.Linear(feature_dim, dim) if self.global_kinds else None
 
         self.part_heads = nn.ModuleDict()
         self.part_terms: tuple[str, ...] = ()
@@ -177,7 +176,7 @@ class GSPMCObjective(nn.Module):
                     continue  # no description part maps here (or no texts): no head, no term
                 self._buffer(f"part_{part}_emb", emb)
                 self._buffer(f"part_{part}_label", labels)
-                self.part_heads[part] = nn.Linear(feat_dim, dim)
+                self.part_heads[part] = nn.Linear(feature_dim, dim)
                 active.append(part)
             self.part_terms = tuple(active)
 
@@ -225,16 +224,15 @@ class GSPMCObjective(nn.Module):
 
     def forward(
         self,
-        global_feat: Tensor,
-        part_feats: Tensor | None,
+        features: tuple[Tensor, Tensor | None],
         labels: Tensor,
         generator: torch.Generator | None = None,
     ) -> dict[str, Tensor]:
         """Eq. 11 for one batch.
 
         Args:
-            global_feat: (N, D) S_g, the encoder's global feature.
-            part_feats: (N, P, D) S_p in ``model_parts`` order (may be None when parts are off).
+            features: the encoder's ``Features(global_, parts)`` (or any pair): S_g (N, D) and S_p
+                (N, P, D) in ``model_parts`` order (``parts`` may be None when the parts term is off).
             labels: (N,) class indices into the bank's classes.
             generator: text-sampling generator (default: the objective's own).
 
@@ -243,6 +241,17 @@ class GSPMCObjective(nn.Module):
             this batch, "multi": their mean (Eq. 11; 0 with a gradient path when none is active),
             "n_terms": how many were averaged}.
         """
+        global_feat, part_feats = features
+        return self.loss_terms(global_feat, part_feats, labels, generator)
+
+    def loss_terms(
+        self,
+        global_feat: Tensor,
+        part_feats: Tensor | None,
+        labels: Tensor,
+        generator: torch.Generator | None = None,
+    ) -> dict[str, Tensor]:
+        """:meth:`forward` on separate tensors: ``global_feat`` (N, D), ``part_feats`` (N, P, D), ``labels`` (N,)."""
         if global_feat.ndim != 2 or labels.shape != (global_feat.shape[0],):
             raise ValueError(f"expected global_feat (N, D) and labels (N,), got {tuple(global_feat.shape)}, "
                              f"{tuple(labels.shape)}")
@@ -298,33 +307,32 @@ class GSPMCObjective(nn.Module):
         options: Mapping[str, Any],
         *,
         classes: Sequence[str],
-        feat_dim: int,
-        model_parts: Sequence[str],
-        alpha: float | None = None,
+        layout: Any,
+        feature_dim: int,
+        alpha: float = 0.5,
         base_dir: str | Path | None = None,
         progress: bool = False,
     ) -> GSPMCObjective:
-        """Build the objective from the ``mc`` options (see :class:`MCOptions`).
+        """Build the objective from the ``mc`` options (the fields of :class:`MCOptions`).
 
         Args:
             options: mapping with the fields of :class:`MCOptions` (``store`` required).
             classes: the dataset's class names, in label order (texts are aligned by name).
-            feat_dim: D of ``Features.global_`` / ``Features.parts``.
-            model_parts: ``list(layout.parts)`` of the model layout (order of ``Features.parts``).
-            alpha: Eq. 12 weight from the training config; overrides ``options["alpha"]`` (a
-                different value in both raises ConfigError).
+            layout: the model layout (a ``gspmc.pose.layouts.Layout``; its ``parts`` order is the
+                order of ``Features.parts``), or a sequence of part names.
+            feature_dim: D of ``Features.global_`` / ``Features.parts``.
+            alpha: Eq. 12 weight used by :meth:`total` (the training config's ``mc.alpha``).
             base_dir: folder that relative ``store`` / ``cache`` paths resolve against (default: cwd).
             progress: show a progress bar if texts must be embedded.
         """
         from gspmc.text.bank import load_text_bank
 
         opts = MCOptions.from_dict(options)
-        if alpha is not None and "alpha" in options and float(options["alpha"]) != float(alpha):
-            raise ConfigError(f"mc.alpha given twice with different values ({options['alpha']} and {alpha})")
+        model_parts = list(layout.parts) if hasattr(layout, "parts") else list(layout)
         base = Path(base_dir) if base_dir is not None else Path.cwd()
         store = base / Path(opts.store).expanduser()
         cache = None if opts.cache is None else base / Path(opts.cache).expanduser()
         bank = load_text_bank(store, classes, opts.encoder, cache=cache, embed_missing=opts.embed_missing,
                               progress=progress)
-        return cls(bank, feat_dim, model_parts, terms=opts.terms, part_map=opts.part_map, tau=opts.tau,
-                   learnable_tau=opts.learnable_tau, alpha=opts.alpha if alpha is None else alpha, seed=opts.seed)
+        return cls(bank, feature_dim, model_parts, terms=opts.terms, part_map=opts.part_map, tau=opts.tau,
+                   learnable_tau=opts.learnable_tau, alpha=alpha, seed=opts.seed)
