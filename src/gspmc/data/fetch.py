@@ -50,7 +50,7 @@ DONE_MARKER = ".gspmc-complete"
 # Getting a local tree
 # ------------------------------------------------------------------------------------------------
 def _is_url(source: str) -> bool:
-    return source.startswith(("http://", "https://", "git@", "ssh://", "git://"))
+    return source.startswith(("http://", "https://", "git@", "ssh://", "git://", "file://"))
 
 
 def _is_archive(path: Path) -> bool:
