@@ -1,0 +1,110 @@
+"""The fast CTR-GC computes the same function as the direct reference: outputs and all gradients."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from gspmc.models.config import ModelConfig
+from gspmc.models.ctrgc import CTRGC, ctrgc_fast, ctrgc_reference, relation_channels
+from gspmc.models.ctrgcn import GraphConvUnit
+
+
+def _random_layer(c_in: int, c_out: int, v: int, dtype: torch.dtype, gen: torch.Generator) -> CTRGC:
+    adjacency = torch.rand(3, v, v, generator=gen)
+    layer = CTRGC(c_in, c_out, adjacency).to(dtype)
+    with torch.no_grad():  # every parameter random and non-zero, so every gradient path is exercised
+        for p in layer.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen, dtype=torch.float64).to(dtype) * 0.5)
+    return layer
+
+
+def _rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).abs().max() / b.abs().max().clamp_min(1e-30))
+
+
+CASES = [(7, 5, 3, 16), (27, 9, 16, 24), (55, 4, 32, 32)]  # (V, T, C_in, C_out)
+
+
+@pytest.mark.parametrize(("v", "t", "c_in", "c_out"), CASES)
+@pytest.mark.parametrize(("dtype", "tol"), [(torch.float64, 1e-10), (torch.float32, 2e-5)])
+def test_fast_matches_reference_outputs_and_gradients(v, t, c_in, c_out, dtype, tol) -> None:
+    gen = torch.Generator().manual_seed(v * 100 + t)
+    layer = _random_layer(c_in, c_out, v, dtype, gen)
+    x = torch.randn(3, c_in, t, v, generator=gen, dtype=torch.float64).to(dtype)
+    grad_out = torch.randn(3, c_out, t, v, generator=gen, dtype=torch.float64).to(dtype)
+    results = {}
+    for name, fn in (("ref", ctrgc_reference), ("fast", ctrgc_fast)):
+        xi = x.clone().requires_grad_(True)
+        layer.zero_grad()
+        y = fn(xi, layer.params())
+        y.backward(grad_out)
+        results[name] = (y.detach(), xi.grad, {n: p.grad.clone() for n, p in layer.named_parameters()})
+    y_ref, gx_ref, gp_ref = results["ref"]
+    y_fast, gx_fast, gp_fast = results["fast"]
+    assert y_fast.shape == (3, c_out, t, v)
+    assert _rel_err(y_fast, y_ref) < tol
+    assert _rel_err(gx_fast, gx_ref) < tol
+    assert set(gp_fast) == set(gp_ref) == {n for n, _ in layer.named_parameters()}
+    for name in gp_ref:
+        assert _rel_err(gp_fast[name], gp_ref[name]) < tol, name
+
+
+def test_reference_matches_hand_computed_case() -> None:
+    """V=2, one channel, one subset: the direct formula evaluated by hand."""
+    layer = CTRGC(1, 1, torch.tensor([[[0.5, 0.25], [0.0, 1.0]]]), rel_reduction=8).double()
+    assert layer.rel_channels == 8
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.zero_()
+        layer.weight_a[0, 0, 0] = 1.0  # x1[r=0] = mean_T x
+        layer.weight_b[0, 0, 0] = 2.0  # x2[r=0] = 2 mean_T x
+        layer.weight_c[0, 0, 0] = 1.0  # Q = M[r=0]
+        layer.weight_d[0, 0, 0] = 1.0  # x3 = x
+        layer.alpha.fill_(0.5)
+        layer.adjacency.copy_(torch.tensor([[[0.5, 0.25], [0.0, 1.0]]]))
+    x = torch.tensor([[[[1.0, 2.0], [3.0, 0.0]]]], dtype=torch.float64)  # (1, 1, T=2, V=2)
+    mean = np.array([2.0, 1.0])  # mean over T per joint
+    m = np.tanh(mean[:, None] - 2 * mean[None, :])
+    refined = np.array([[0.5, 0.25], [0.0, 1.0]]) + 0.5 * m
+    expected = x[0, 0].numpy() @ refined.T  # out[t, u] = sum_v x[t, v] R[u, v]
+    for fn in (ctrgc_reference, ctrgc_fast):
+        out = fn(x, layer.params())[0, 0].detach().numpy()
+        np.testing.assert_allclose(out, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_graph_conv_unit_fast_equals_reference(train: bool) -> None:
+    """The whole unit (CTR-GC + BN + residual + ReLU), in train and eval mode, same weights."""
+    gen = torch.Generator().manual_seed(3)
+    adjacency = torch.rand(3, 11, 11, generator=gen)
+    units = {}
+    for impl in ("fast", "reference"):
+        torch.manual_seed(0)
+        units[impl] = GraphConvUnit(8, 16, adjacency, ModelConfig(ctrgc=impl)).double()
+    units["reference"].load_state_dict(units["fast"].state_dict())
+    with torch.no_grad():
+        units["fast"].gc.alpha.fill_(0.3)
+        units["reference"].gc.alpha.fill_(0.3)
+    x = torch.randn(4, 8, 6, 11, generator=gen, dtype=torch.float64)
+    outs = {}
+    for impl, unit in units.items():
+        unit.train(train)
+        xi = x.clone().requires_grad_(True)
+        y = unit(xi)
+        (y * torch.linspace(-1, 1, y.numel(), dtype=y.dtype).reshape(y.shape)).sum().backward()
+        outs[impl] = (y.detach(), xi.grad, [p.grad for p in unit.parameters()])
+    assert _rel_err(outs["fast"][0], outs["reference"][0]) < 1e-10
+    assert _rel_err(outs["fast"][1], outs["reference"][1]) < 1e-10
+    for gf, gr in zip(outs["fast"][2], outs["reference"][2], strict=True):
+        assert gf is not None and gr is not None
+        assert float((gf - gr).abs().max()) <= 1e-10 * max(float(gr.abs().max()), 1e-12)
+
+
+def test_relation_channels_and_bad_arguments() -> None:
+    assert relation_channels(3) == 8 and relation_channels(64) == 8 and relation_channels(256) == 32
+    with pytest.raises(ValueError, match="implementation"):
+        CTRGC(3, 8, torch.rand(3, 5, 5), impl="slow")
+    with pytest.raises(ValueError, match=r"\(K, V, V\)"):
+        CTRGC(3, 8, torch.rand(5, 5))
