@@ -27,8 +27,10 @@ def store(make_store, rec):
 CLASSES = ["coffee", "please", "tea", "thank-you", "idle"]
 
 
-def test_bank_aligns_by_name_not_position(store, hash_encoder):
-    bank = load_text_bank(store, CLASSES, hash_encoder)
+def test_bank_aligns_by_name_not_position(store, hash_encoder, caplog):
+    with caplog.at_level("WARNING", logger="gspmc.text.bank"):
+        bank = load_text_bank(store, CLASSES, hash_encoder)
+    assert "2 of 5 classes have no description" in caplog.text and "'please', 'idle'" in caplog.text
     g = bank.kinds["global"]
     assert g.texts == ("Coffee global 1.", "Coffee global 2.", "Tea global.", "Thank global.")
     assert g.labels.tolist() == [0, 0, 2, 3]

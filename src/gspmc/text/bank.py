@@ -15,6 +15,7 @@ embeddings (M, d) and the class index of each row (M,), rows sorted by class. Al
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ from gspmc.errors import ConfigError, DataError
 from gspmc.text.cache import EmbeddingCache, default_cache_path, load_cache, update_cache
 from gspmc.text.descriptions import StoreTexts, read_store_texts
 from gspmc.text.encoders import TextEncoder, get_text_encoder
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -162,7 +165,8 @@ def load_text_bank(
     The encoder is only loaded when the cache lacks texts of the store and ``embed_missing`` is
     True (then the cache file is updated exactly as ``gspmc embed`` would); with
     ``embed_missing=False`` a stale or missing cache raises DataError. A cache written by another
-    encoder always raises DataError (rebuild it with ``gspmc embed --rebuild``).
+    encoder always raises DataError (rebuild it with ``gspmc embed --rebuild``). Classes without
+    any description are logged as a warning (and listed by :meth:`TextBank.report`).
     """
     texts = read_store_texts(store)
     enc = get_text_encoder(encoder) if isinstance(encoder, str) else encoder
@@ -174,4 +178,9 @@ def load_text_bank(
         if emb_cache.encoder_id != enc.id:
             raise DataError(cache_path, f"embedding cache was built with encoder {emb_cache.encoder_id!r}, not "
                             f"{enc.id!r}; rebuild it with `gspmc embed --rebuild`")
-    return build_text_bank(texts, emb_cache, classes)
+    bank = build_text_bank(texts, emb_cache, classes)
+    lacking = bank.missing_classes + bank.failed_classes
+    if lacking:
+        log.warning("%s: %d of %d classes have no description (their samples get no contrastive term): %s",
+                    texts.path, len(lacking), len(bank.classes), _short(lacking))
+    return bank
