@@ -10,3 +10,15 @@ from data_builders import make_npz_arrays
 @pytest.fixture
 def npz_arrays() -> dict[str, np.ndarray]:
     return make_npz_arrays()
+
+
+@pytest.fixture(scope="session")
+def traduttore(shared_data):
+    """The shared traduttore ClipSet, read once per session, and the seconds that read took."""
+    import time
+
+    from gspmc.data.readers.npz import read_mp_npz
+
+    start = time.perf_counter()
+    clips = read_mp_npz(shared_data / "traduttore_asl33.npz")
+    return clips, time.perf_counter() - start

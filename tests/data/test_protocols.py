@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -66,10 +64,8 @@ def test_registry() -> None:
 
 
 @pytest.mark.shared_data
-def test_traduttore_xsigner_counts(shared_data: Path) -> None:
-    from gspmc.data.readers.npz import read_mp_npz
-
-    clips = read_mp_npz(shared_data / "traduttore_asl33.npz")
+def test_traduttore_xsigner_counts(traduttore: tuple) -> None:
+    clips, _ = traduttore
     labels, signers = clips.labels(), clips.signers().astype(str)
     proto = get_protocol("traduttore-xsigner")
     expected = {"TheCamNelson": (1363, 15, 2925, 24), "dmohazab": (2220, 15, 2188, 32)}

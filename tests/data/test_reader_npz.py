@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -147,10 +146,8 @@ def test_bad_files(tmp_path: Path, npz_arrays: dict) -> None:
 
 
 @pytest.mark.shared_data
-def test_shared_traduttore(shared_data: Path) -> None:
-    start = time.perf_counter()
-    cs = read_mp_npz(shared_data / "traduttore_asl33.npz")
-    elapsed = time.perf_counter() - start
+def test_shared_traduttore(traduttore: tuple) -> None:
+    cs, elapsed = traduttore
     assert len(cs) == 4693 and len(cs.classes) == 33 and cs.layout == "mp-data-258"
     signers, counts = np.unique(cs.signers().astype(str), return_counts=True)
     assert dict(zip(signers.tolist(), counts.tolist(), strict=True)) == {"Alex": 420, "TheCamNelson": 1768, "dmohazab": 2505}

@@ -40,6 +40,16 @@ def test_items_equal_make_input(clips) -> None:
         by_score[0][0].numpy(), make_input(s.coords, s.mask, s.layout, by_score.input_cfg, None, None, score=s.score))
 
 
+def test_one_frame_clip(tmp_path: Path, npz_arrays: dict) -> None:
+    npz_arrays["lengths"][0] = 1
+    clips = read_mp_npz(write_npz(tmp_path / "one.npz", npz_arrays))
+    assert clips[0].num_frames == 1
+    joint = SkeletonDataset(clips, [0], CFG)[0][0]
+    assert torch.equal(joint[:, :1].expand(-1, 8, -1), joint)  # the one frame over the whole window
+    motion = SkeletonDataset(clips, [0], InputConfig(layout="mediapipe-75", window=8, stream="joint_motion"))[0][0]
+    assert float(motion[:2].abs().max()) == 0.0
+
+
 def test_unobserved_clip_gives_zeros(clips) -> None:
     x, label = SkeletonDataset(clips, [5], CFG)[0]
     assert label == 2 and float(x.abs().max()) == 0.0
@@ -79,3 +89,16 @@ def test_cache(clips) -> None:
     with pytest.raises(ConfigError, match="out of range"):
         SkeletonDataset(clips, [6], CFG)
     assert len(SkeletonDataset(clips, [], CFG, cache=True)) == 0
+
+
+@pytest.mark.shared_data
+def test_real_clips_through_the_dataset(traduttore: tuple) -> None:
+    clips, _ = traduttore
+    empty = [i for i, s in enumerate(clips.samples) if not s.mask.any()]
+    picked = np.r_[np.arange(0, len(clips), 50), empty[:5]]
+    cfg = InputConfig(layout="sam-slr-27", window=20, stream="bone")
+    ds = SkeletonDataset(clips, picked, cfg, AugmentConfig(mirror_prob=0.5, hand_dropout=0.1), seed=0)
+    xs = torch.stack([ds[i][0] for i in range(len(ds))])  # (N, 3, 20, 27)
+    assert xs.shape == (len(picked), 3, 20, 27) and torch.isfinite(xs).all()
+    assert float(xs[-5:].abs().max()) == 0.0  # the idle clips with nobody in view
+    assert float(xs[:-5, 2].mean()) > 0.3  # most joints observed in the rest

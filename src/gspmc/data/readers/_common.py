@@ -6,6 +6,8 @@ Repair policy (one place, used by every reader):
   coordinates set to 0). Nothing else about the clip changes.
 - A joint that is masked has coordinates 0 (so masked points are never garbage).
 - A clip with no frame is an error naming the file and the clip id (`DataError`).
+- A clip of a single frame is kept: it is a valid, if poor, clip (make_input repeats it over the
+  window; its motion streams are zero).
 - A clip that the repair leaves with no observed joint (it had NaN/inf and nothing else) is an
   error naming the file and the clip id: it is corrupt, not a recording.
 - A clip that is finite but in which nothing was detected (all joints masked, e.g. MP_Data's
