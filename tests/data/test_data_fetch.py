@@ -89,6 +89,10 @@ def test_git_repo_signers_from_history(repo: tuple[Path, dict], tmp_path: Path, 
     assert out.stat().st_mtime_ns == stamp and "already there" in capsys.readouterr().out
     assert main(["data", "--source", str(root), "--out", str(out), "--force", "--no-progress"]) == 0
     assert not list(out.parent.glob(".*.tmp"))  # no temp file left behind
+    blocked = tmp_path / "file-not-folder"
+    blocked.write_text("x")
+    assert main(["data", "--source", str(root), "--out", str(blocked / "x.npz"), "--no-progress"]) == 2
+    assert "cannot write" in capsys.readouterr().err
 
 
 def test_clone_by_url(repo: tuple[Path, dict], tmp_path: Path) -> None:

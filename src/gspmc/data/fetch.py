@@ -186,14 +186,18 @@ def _is_git_repo(path: Path) -> bool:
 # ------------------------------------------------------------------------------------------------
 def write_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """``np.savez_compressed`` to a temp file next to ``path``, then rename (never a half file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with tmp.open("wb") as fh:
             np.savez_compressed(fh, **arrays)
         os.replace(tmp, path)
+    except OSError as err:
+        raise GspmcError(f"cannot write {path}: {err.strerror or err}; pass --out, or set GSPMC_DATA to a "
+                         "writable folder") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp.exists():
+            tmp.unlink()
 
 
 def pack(
