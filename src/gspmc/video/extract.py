@@ -91,6 +91,8 @@ def _worker_runner():
     if _RUNNER is None:
         from gspmc.video.holistic import HolisticRunner
 
+        _quiet_native_logs()  # before MediaPipe's first import in this process
+
         _RUNNER = HolisticRunner()
     return _RUNNER
 
