@@ -153,3 +153,24 @@ def test_clip_missing_checkpoint_is_config_error(tmp_path):
     enc = get_text_encoder(f"clip:{tmp_path / 'nothing-here'}")
     with pytest.raises(ConfigError, match="cannot load"):
         enc.encode(["x"])
+
+
+def test_clip_from_hub_cache_by_name(tiny_clip, tmp_path, monkeypatch):
+    """A hub name resolves offline through the HF cache; the id carries the cached commit."""
+    import shutil
+
+    import huggingface_hub.constants as hf_constants
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hub" / "models--tiny-org--tiny-clip"
+    shutil.copytree(tiny_clip, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    # module fixtures may have imported huggingface_hub before the autouse fixture set HF_HUB_OFFLINE
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    enc = get_text_encoder("clip:tiny-org/tiny-clip")
+    assert enc.id == f"clip-text:tiny-org/tiny-clip@{commit}"
+    local = get_text_encoder(f"clip:{tiny_clip}")
+    np.testing.assert_allclose(enc.encode(["the hand"]), local.encode(["the hand"]), atol=1e-6)

@@ -249,24 +249,30 @@ class ClipTextEncoder(TextEncoder):
         self._tokenizer: Any = None
         self._id: str | None = None
 
-    def _folder(self) -> Path | None:
-        """The local folder of the checkpoint (a hub name resolves to its HF cache snapshot)."""
-        path = Path(self.model_ref)
-        if path.is_dir():
-            return path
+    def _hub_commit(self) -> str | None:
+        """The commit of a hub checkpoint in the local HF cache (None when not cached)."""
         try:
-            from huggingface_hub import snapshot_download
+            from huggingface_hub import try_to_load_from_cache
 
-            return Path(snapshot_download(self.model_ref, local_files_only=os.environ.get("HF_HUB_OFFLINE") == "1"))
-        except Exception:  # noqa: BLE001 - any failure: fall back to the name (id without file hash)
+            found = try_to_load_from_cache(self.model_ref, "config.json")
+        except Exception:  # noqa: BLE001 - not a valid repo name, no hub library: not cached
             return None
+        return Path(found).parent.name if isinstance(found, str) else None
 
     @property
     def id(self) -> str:
+        """``clip-text:<name>@files-<hash>`` for a folder, ``@<commit>`` for a hub checkpoint."""
         if self._id is None:
-            folder = self._folder()
-            version = "files-" + _hash_files(_model_files(folder)) if folder is not None else "unresolved"
-            self._id = f"clip-text:{Path(self.model_ref).name}@{version}"
+            path = Path(self.model_ref)
+            if path.is_dir():
+                version = "files-" + _hash_files(_model_files(path))
+            else:
+                commit = self._hub_commit()
+                if commit is None:  # not cached yet: loading fetches it (or fails with a clear error)
+                    self._load()
+                    commit = self._hub_commit()
+                version = commit or "unresolved"
+            self._id = f"clip-text:{path.name if path.is_dir() else self.model_ref}@{version}"
         return self._id
 
     def _load(self) -> None:
@@ -274,10 +280,9 @@ class ClipTextEncoder(TextEncoder):
             return
         from transformers import AutoTokenizer, CLIPTextModelWithProjection
 
-        ref = str(self._folder() or self.model_ref)
         try:
-            self._tokenizer = AutoTokenizer.from_pretrained(ref)
-            self._model = CLIPTextModelWithProjection.from_pretrained(ref).to(self.device).eval()
+            self._tokenizer = AutoTokenizer.from_pretrained(self.model_ref)
+            self._model = CLIPTextModelWithProjection.from_pretrained(self.model_ref).to(self.device).eval()
         except (OSError, ValueError) as err:
             raise ConfigError(f"text encoder clip:{self.model_ref}: cannot load ({err})") from err
 
