@@ -88,7 +88,7 @@ def test_failed_write_leaves_old_file_and_no_temp(tmp_path, hash_encoder, monkey
         raise OSError("disk full")
 
     monkeypatch.setattr(cache_mod.os, "replace", boom)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(DataError, match="cannot write the embedding cache.*disk full"):
         update_cache(TEXTS + ["A new text."], hash_encoder, path)
     monkeypatch.undo()
     assert path.read_bytes() == before

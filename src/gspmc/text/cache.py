@@ -123,7 +123,10 @@ def load_cache(path: str | PathLike[str]) -> EmbeddingCache:
 
 
 def save_cache(path: str | PathLike[str], cache: EmbeddingCache) -> Path:
-    """Write ``cache`` to ``path`` atomically (a reader sees the old file or the new one, never half)."""
+    """Write ``cache`` to ``path`` atomically (a reader sees the old file or the new one, never half).
+
+    A failed write (read-only folder, full disk) raises DataError and leaves the old file as it was.
+    """
     path = Path(path)
     meta = dict(cache.meta)
     meta.update(format=CACHE_FORMAT, version=CACHE_VERSION, encoder=cache.encoder_id, dim=cache.dim, count=len(cache))
@@ -134,7 +137,11 @@ def save_cache(path: str | PathLike[str], cache: EmbeddingCache) -> Path:
         hashes=np.asarray(cache.hashes, dtype="<U64"),
         meta=np.asarray(json.dumps(meta, sort_keys=True)),
     )
-    _atomic_write_bytes(path, buf.getvalue())
+    try:
+        _atomic_write_bytes(path, buf.getvalue())
+    except OSError as err:
+        raise DataError(path, f"cannot write the embedding cache ({err}); the previous file, if any, is "
+                        "unchanged; choose another file with --out (mc.cache)") from err
     return path
 
 
