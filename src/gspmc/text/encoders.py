@@ -15,7 +15,7 @@ Registry specs (:func:`get_text_encoder`):
   paper's choice. No CLIP weights ship offline: the user supplies them.
 - ``st:<dir or hub name>``: any other sentence-transformers model.
 
-Nothing is loaded at import or construction: models load on the first ``encode`` (or ``dim``).
+More encoders plug in with :func:`register_text_encoder`. Nothing is loaded at import or construction: models load on the first ``encode`` (or ``dim``).
 """
 
 from __future__ import annotations
