@@ -181,3 +181,15 @@ def test_autsl_extraction_agrees_with_shipped_pose_file(shared_data: Path, tmp_p
     assert medians["POSE_UPPER_BODY"] < 8.0, medians
     for name, values in dist.items():
         assert len(values) > 300, (name, len(values))  # enough joints compared to mean something
+
+
+def test_our_pose_files_read_back_through_gspmc_data(tmp_path: Path) -> None:
+    """The data package's .pose reader sees the same joints, mask and scores as we wrote."""
+    from gspmc.data.readers.posefile import read_pose_file
+
+    clip = _synthetic_clip(np.random.default_rng(2))
+    sample = read_pose_file(write_clip(tmp_path / "x.pose", clip))
+    assert sample.layout == "mediapipe-holistic-543"
+    np.testing.assert_array_equal(sample.mask, clip.mask)
+    np.testing.assert_allclose(sample.coords, clip.coords, rtol=1e-6)
+    np.testing.assert_allclose(sample.score, clip.confidence, rtol=1e-6)
