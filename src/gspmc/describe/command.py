@@ -1,0 +1,181 @@
+"""``gspmc describe``: write sign descriptions for a vocabulary (see docs/describe.md)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gspmc.errors import ConfigError
+
+
+@dataclass
+class Summary:
+    done: int = 0
+    failed: int = 0
+    skipped: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+    kb_hits: int = 0
+    paths: Counter[str] = field(default_factory=Counter)
+    failures: dict[str, str] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        out = [f"done {self.done}, failed {self.failed}, skipped {self.skipped} (already done); "
+               f"{self.tokens} tokens; {self.seconds:.1f} s",
+               f"knowledge-base hits: {self.kb_hits} of {self.done + self.failed} described glosses"]
+        if self.paths:
+            out.append("global text from: " + ", ".join(f"{k} {v}" for k, v in sorted(self.paths.items())))
+        for gloss, why in list(self.failures.items())[:20]:
+            out.append(f"failed: {gloss}: {why}")
+        return out
+
+
+def describe_vocab(vocab: list[Any], describer: Any, writer: Any, force: bool = False, progress: bool = True,
+                   concurrency: int = 1) -> Summary:
+    """Describe every gloss not done yet, writing each result as soon as it is ready."""
+    from tqdm import tqdm
+
+    backend = describer.backend
+    summary = Summary()
+    def is_done(item: Any) -> bool:
+        rec = writer.records.get(item.gloss)
+        if rec is not None and rec.status == "ok" and rec.provenance.get("idle"):
+            return item.gloss in describer.cfg.idle_glosses and rec.provenance.get("template_hash") == \
+                describer.prompts.hash
+        return writer.done(item.gloss, describer.prompts.hash, backend.name, backend.model)
+
+    todo = [v for v in vocab if force or not is_done(v)]
+    summary.skipped = len(vocab) - len(todo)
+    start = time.monotonic()
+    bar = tqdm(total=len(todo), desc="describe", unit="gloss", disable=not progress, file=sys.stderr)
+
+    def record(desc: Any, tokens: int) -> None:
+        writer.put(desc)
+        summary.tokens += tokens
+        if desc.status == "ok":
+            summary.done += 1
+            summary.paths[desc.provenance.get("paths", {}).get("global", "?")] += 1
+        else:
+            summary.failed += 1
+            summary.failures[desc.gloss] = str(desc.provenance.get("error", "failed"))[:200]
+        summary.kb_hits += bool(desc.provenance.get("kb_hit"))
+        bar.set_postfix_str(f"{desc.gloss}: {desc.status}", refresh=False)
+        bar.update(1)
+
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
+    pending: set[Future[Any]] = set()
+    items = iter(todo)
+    try:
+        while True:
+            while len(pending) < max(1, concurrency):
+                item = next(items, None)
+                if item is None:
+                    break
+                pending.add(pool.submit(describer.describe, item))
+            if not pending:
+                break
+            finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                record(*fut.result())
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        bar.close()
+        summary.seconds = time.monotonic() - start
+    return summary
+
+
+def run(args: argparse.Namespace) -> int:
+    from gspmc.describe.kb import resolve_sources
+    from gspmc.describe.llm import make_backend
+    from gspmc.describe.pipeline import Describer, PipelineConfig
+    from gspmc.describe.prompts import load_prompts
+    from gspmc.describe.retrieval import open_index
+    from gspmc.describe.store import StoreWriter, new_header
+    from gspmc.describe.vocab import read_vocab
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr)
+
+    vocab = read_vocab(args.vocab)
+    if args.only:
+        known = {v.gloss for v in vocab}
+        unknown = [g for g in args.only if g not in known]
+        if unknown:
+            raise ConfigError(f"--only: {unknown} not in {args.vocab}")
+        vocab = [v for v in vocab if v.gloss in set(args.only)]
+    if args.limit is not None:
+        vocab = vocab[: args.limit]
+    if args.dominant_hand not in ("right", "left"):
+        raise ConfigError("--dominant-hand must be right or left")
+    prompts = load_prompts(args.templates, args.template_version)
+    cfg = PipelineConfig(sign_language=args.sign_language, top_k=args.top_k, max_tokens=args.max_tokens,
+                         n_synonyms=args.synonyms, format_retries=args.format_retries,
+                         idle_glosses=tuple(args.idle), dominant_hand=args.dominant_hand)
+    files = resolve_sources(args.kb)
+    backend = make_backend(args.llm, base_url=args.base_url, api_key_env=args.api_key_env, timeout=args.timeout,
+                           max_retries=args.retries, concurrency=args.concurrency, temperature=args.temperature,
+                           seed=args.seed, response_format=args.response_format, threads=args.threads)
+    header = new_header(vocab=Path(args.vocab).name, sign_language=args.sign_language, backend=backend.name,
+                        model=backend.model, template_hash=prompts.hash, kb_sources=[p.name for p in files],
+                        dominant_hand=args.dominant_hand,
+                        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    writer = StoreWriter(args.out, header, force=args.force)
+    if writer.backup:
+        log(f"unreadable store moved to {writer.backup}")
+    index = open_index(files, args.index_dir, progress=not args.no_progress, log=log)
+    describer = Describer(backend, index, prompts, cfg)
+    try:
+        summary = describe_vocab(vocab, describer, writer, force=args.force, progress=not args.no_progress,
+                                 concurrency=getattr(backend, "concurrency", 1))
+    finally:
+        backend.close()
+    for line in summary.lines():
+        print(line)
+    print(f"store: {args.out} ({len(writer.records)} glosses)")
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "describe", help="write sign descriptions (GSP: retrieval + LLM, P1-P4) for a vocabulary",
+        description="Generate global, synonym and part descriptions for every gloss of a vocabulary with an LLM "
+                    "grounded in a sign-dictionary knowledge base; results go to a resumable JSONL store.")
+    p.add_argument("--vocab", required=True, help="class list: .npz (classes), AUTSL/SLR500 .csv, WLASL .tsv, "
+                                                  "LSA64 .md or one gloss per line .txt")
+    p.add_argument("--kb", required=True, action="append", metavar="DIR|FILE",
+                   help="knowledge source (repeatable): folder, .csv/.jsonl/.md/.txt file, or builtin:asl-alphabet")
+    p.add_argument("--llm", default="local", help="local | local:PATH.gguf | openai:MODEL | file:PATH (default local)")
+    p.add_argument("--out", required=True, help="description store (.jsonl); an existing one is resumed")
+    p.add_argument("--force", action="store_true", help="redo every gloss (an unreadable store is kept as .bak)")
+    p.add_argument("--only", nargs="+", metavar="GLOSS", help="describe only these glosses")
+    p.add_argument("--limit", type=int, help="describe only the first N glosses")
+    p.add_argument("--sign-language", default="American Sign Language", help="named in the prompts")
+    p.add_argument("--index-dir", type=Path, help="where the knowledge index is cached (default: cache dir)")
+    p.add_argument("--templates", type=Path, help="folder with p1_primary.vN.md ... (default: shipped)")
+    p.add_argument("--template-version", type=int, default=1)
+    p.add_argument("--top-k", type=int, default=3, help="entries given to the LLM (default 3)")
+    p.add_argument("--max-tokens", type=int, default=250, help="per LLM reply (default 250)")
+    p.add_argument("--synonyms", type=int, default=2, help="paraphrases per gloss (default 2)")
+    p.add_argument("--format-retries", type=int, default=2, help="re-asks after a malformed reply (default 2)")
+    p.add_argument("--temperature", type=float, default=0.2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--idle", nargs="*", default=["-"], metavar="GLOSS",
+                   help="glosses meaning 'no sign' (fixed description, no LLM; default: -)")
+    p.add_argument("--dominant-hand", default="right", help="which part the dictionaries' dominant hand is")
+    g = p.add_argument_group("openai backend")
+    g.add_argument("--base-url", help="API base URL (default $OPENAI_BASE_URL or api.openai.com)")
+    g.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable with the API key")
+    g.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
+    g.add_argument("--retries", type=int, default=4, help="retries on 429/5xx/timeouts (exponential backoff)")
+    g.add_argument("--concurrency", type=int, default=4, help="requests in flight")
+    g.add_argument("--response-format", default="json_object", choices=["json_schema", "json_object", "none"])
+    g = p.add_argument_group("local backend")
+    g.add_argument("--threads", type=int, default=1, help="CPU threads for llama.cpp")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)

@@ -1,0 +1,96 @@
+"""`gspmc describe` end to end (OpenAI backend against a local server): store, resume after an
+interrupted run, --force, and a corrupt store."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from describe_helpers import FakeOpenAI, good_reply
+
+from gspmc.cli import main
+from gspmc.describe.store import load_store
+
+GLOSSES = ["coffee", "tea", "water", "muffin", "java", "b"]
+
+
+def args(vocab: Path, kb: Path, out: Path, url: str, *extra: str) -> list[str]:
+    return ["describe", "--vocab", str(vocab), "--kb", str(kb), "--llm", "openai:fake-model", "--base-url", url,
+            "--out", str(out), "--retries", "0", "--concurrency", "1", "--no-progress", *extra]
+
+
+@pytest.fixture()
+def vocab(tmp_path: Path) -> Path:
+    path = tmp_path / "classes.txt"
+    path.write_text("\n".join(GLOSSES) + "\n")
+    return path
+
+
+def test_interrupted_run_resumes(fake_openai: FakeOpenAI, tiny_kb: Path, vocab: Path, tmp_path: Path,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    fake_openai.script = lambda req, n: (200, good_reply(req), 0.3)  # ~1.2 s per gloss
+    out = tmp_path / "store.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "gspmc.cli", *args(vocab, tiny_kb, out, fake_openai.url)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    deadline = time.monotonic() + 240
+    n_first = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        if out.exists():
+            n_first = len(load_store(out))
+            if n_first >= 2:
+                break
+        time.sleep(0.1)
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted; finished work is kept" in err
+    first = load_store(out)
+    assert 2 <= len(first) < len(GLOSSES)
+    kept = {g: first.get(g).to_json() for g in first.glosses}
+
+    capsys.readouterr()
+    assert main(args(vocab, tiny_kb, out, fake_openai.url)) == 0
+    summary = capsys.readouterr().out
+    assert f"skipped {len(kept)} (already done)" in summary
+    final = load_store(out)
+    assert sorted(final.glosses) == sorted(GLOSSES)
+    for gloss, record in kept.items():  # nothing done before the interrupt was redone or lost
+        assert final.get(gloss).to_json() == record
+    assert final.header["kb_hit_glosses"] == ["coffee", "java", "tea", "water"]
+
+    # a third run has nothing to do; --force redoes everything
+    n_requests = len(fake_openai.requests)
+    fake_openai.script = lambda req, n: (200, good_reply(req), 0.0)
+    assert main(args(vocab, tiny_kb, out, fake_openai.url)) == 0
+    assert len(fake_openai.requests) == n_requests
+    assert f"skipped {len(GLOSSES)} (already done)" in capsys.readouterr().out
+    assert main(args(vocab, tiny_kb, out, fake_openai.url, "--force")) == 0
+    assert "done 6, failed 0, skipped 0" in capsys.readouterr().out
+
+
+def test_corrupt_store_is_refused_and_kept(fake_openai: FakeOpenAI, tiny_kb: Path, vocab: Path, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "store.jsonl"
+    out.write_text('{"format": "gspmc-descriptions", "version": 1, "parts": []}\n{"gloss": "coffee", "stat\n')
+    before = out.read_bytes()
+    assert main(args(vocab, tiny_kb, out, fake_openai.url)) == 2
+    err = capsys.readouterr().err
+    assert f"{out}: line 2 is not valid JSON" in err and "left untouched" in err
+    assert out.read_bytes() == before and fake_openai.requests == []
+
+
+def test_bad_arguments_are_clear(tiny_kb: Path, vocab: Path, tmp_path: Path,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "s.jsonl"
+    assert main(["describe", "--vocab", str(vocab), "--kb", str(tiny_kb), "--llm", "gpt", "--out", str(out)]) == 2
+    assert "unknown --llm 'gpt'" in capsys.readouterr().err
+    assert main(["describe", "--vocab", str(vocab), "--kb", str(tmp_path / "nope"), "--out", str(out)]) == 2
+    assert "knowledge source not found" in capsys.readouterr().err
+    assert main(["describe", "--vocab", str(vocab), "--kb", str(tiny_kb), "--out", str(out), "--only", "x"]) == 2
+    assert "--only: ['x'] not in" in capsys.readouterr().err
