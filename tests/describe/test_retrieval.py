@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from gspmc.describe.kb import resolve_sources
-from gspmc.describe.retrieval import RRF_K, open_index
+from gspmc.describe.retrieval import RRF_K, open_index, tokenize
 
 
 def test_fused_score_is_weighted_rrf(tiny_index) -> None:  # noqa: ANN001
@@ -25,6 +25,18 @@ def test_fused_score_is_weighted_rrf(tiny_index) -> None:  # noqa: ANN001
     # without a gloss there is no headword channel; with all channels off nothing is returned
     assert all(h.headword is None for h in tiny_index.search("coffee", k=3))
     assert tiny_index.search("coffee", k=3, gloss="coffee", weights={"dense": 0, "lexical": 0, "headword": 0}) == []
+
+
+def test_tokenize_latin_and_chinese() -> None:
+    assert tokenize("Don't TAP the chin-twice") == ["dont", "tap", "the", "chin", "twice"]
+    assert tokenize("情况 hand 5") == ["情", "况", "hand", "5"]
+    assert tokenize("çay içmek") == ["çay", "içmek"]
+
+
+def test_headword_search_takes_several_names(tiny_index) -> None:  # noqa: ANN001
+    hits = tiny_index.search("kahve", k=1, gloss=["kahve", "coffee"])
+    assert hits[0].entry.id == "tiny-dictionary:coffee" and hits[0].headword == "name"
+    assert tiny_index.headword_search(["java", "coffee"]) == [(0, "name")]
 
 
 def test_free_text_query_finds_the_entry(tiny_index) -> None:  # noqa: ANN001

@@ -134,7 +134,8 @@ class Describer:
             return self.idle(item), 0
         start = time.monotonic()
         log = StepLog()
-        hits = self.index.search(item.query, k=self.cfg.top_k, gloss=item.query) if self.index else []
+        names = list(dict.fromkeys([item.query, item.gloss]))  # e.g. English query + Turkish/Chinese key
+        hits = self.index.search(item.query, k=self.cfg.top_k, gloss=names) if self.index else []
         own: KBEntry | None = next((h.entry for h in hits if h.headword), None)
         prov: dict[str, Any] = {
             "backend": self.backend.name, "model": self.backend.model,

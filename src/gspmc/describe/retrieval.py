@@ -33,7 +33,7 @@ from gspmc.describe.entry import KBEntry, normalize_gloss
 from gspmc.describe.kb import MAX_CHARS, load_entries, sources_digest
 from gspmc.paths import cache_dir
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 RRF_K = 60
 DENSE_CHARS = 160
 DEFAULT_WEIGHTS = {"dense": 1.0, "lexical": 1.0, "headword": 3.0}
@@ -48,9 +48,13 @@ def dense_text(entry: KBEntry) -> str:
     return text[: cut if cut > 0 else DENSE_CHARS]
 
 
+_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+
+
 def tokenize(text: str) -> list[str]:
-    """Lower-case word tokens (letters/digits, apostrophes dropped)."""
-    return re.findall(r"[a-z0-9]+", text.lower().replace("'", ""))
+    """Lower-case word tokens: runs of letters/digits (any script, apostrophes dropped); Chinese
+    characters, written without spaces, are one token each."""
+    return re.findall(rf"[{_CJK}]|[^\W_{_CJK}]+", text.lower().replace("'", ""))
 
 
 class SentenceEncoder:
@@ -135,13 +139,19 @@ class KBIndex:
                                           n_threads=1)
         return [int(d) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
 
-    def headword_search(self, gloss: str) -> list[tuple[int, str]]:
-        found = self.by_headword.get(normalize_gloss(gloss), [])
-        return sorted(found, key=lambda t: (t[1] != "name", t[0]))
+    def headword_search(self, gloss: str | Sequence[str]) -> list[tuple[int, str]]:
+        """Entries listing any of the glosses as a headword; names before translations."""
+        best: dict[int, str] = {}
+        for name in [gloss] if isinstance(gloss, str) else gloss:
+            for doc, kind in self.by_headword.get(normalize_gloss(name), []):
+                if best.get(doc) != "name":
+                    best[doc] = kind
+        return sorted(best.items(), key=lambda t: (t[1] != "name", t[0]))
 
-    def search(self, query: str, k: int = 5, gloss: str | None = None, depth: int = 50,
+    def search(self, query: str, k: int = 5, gloss: str | Sequence[str] | None = None, depth: int = 50,
                weights: dict[str, float] | None = None, query_vec: np.ndarray | None = None) -> list[Hit]:
-        """Top ``k`` entries for ``query`` (free text); ``gloss`` enables the headword channel.
+        """Top ``k`` entries for ``query`` (free text); ``gloss`` (one or several names of the sign)
+        enables the headword channel.
         ``weights`` set a channel's RRF weight (0 disables it); ``query_vec`` is the query's
         embedding when already computed (batch evaluation)."""
         w = {**DEFAULT_WEIGHTS, **(weights or {})}

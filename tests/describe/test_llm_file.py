@@ -1,0 +1,37 @@
+"""The file-exchange backend: requests out to a file, answers back from a file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gspmc.describe.llm import FileExchangeBackend, LLMError, make_backend, request_id
+from gspmc.errors import DataError
+
+MSGS = [{"role": "user", "content": "Describe the sign coffee."}]
+SCHEMA = {"type": "object"}
+
+
+def test_request_then_answer(tmp_path: Path) -> None:
+    b = make_backend(f"file:{tmp_path / 'ex'}")
+    assert isinstance(b, FileExchangeBackend) and b.model == "file-exchange"
+    for _ in range(2):  # asked twice: written once
+        with pytest.raises(LLMError, match="waiting for an answer"):
+            b.chat(MSGS, SCHEMA, 10)
+    lines = b.requests.read_text().splitlines()
+    assert len(lines) == 1
+    req = json.loads(lines[0])
+    assert req == {"id": request_id(MSGS), "messages": MSGS, "schema": SCHEMA}
+    b.answers.write_text(json.dumps({"id": req["id"], "answer": '{"description": "x"}', "by": "a person"}) + "\n")
+    again = FileExchangeBackend(tmp_path / "ex")
+    assert again.model == "file-exchange:a person"
+    assert again.chat(MSGS, SCHEMA, 10).text == '{"description": "x"}'
+
+
+def test_bad_answers_file(tmp_path: Path) -> None:
+    b = FileExchangeBackend(tmp_path / "ex")
+    b.answers.write_text("not json\n")
+    with pytest.raises(DataError, match=r"ex.answers.jsonl: line 1"):
+        b.chat(MSGS, SCHEMA, 10)
