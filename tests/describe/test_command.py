@@ -31,6 +31,7 @@ def vocab(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes(fake_openai: FakeOpenAI, tiny_kb: Path, vocab: Path, tmp_path: Path,
                                  capsys: pytest.CaptureFixture[str]) -> None:
     fake_openai.script = lambda req, n: (200, good_reply(req), 0.3)  # ~1.2 s per gloss

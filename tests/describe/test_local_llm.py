@@ -42,6 +42,7 @@ def test_replies_follow_the_json_schema(local: LocalLlamaBackend) -> None:
     assert local.chat(msgs, schema, max_tokens=20).text == reply.text  # temperature 0, fixed seed
 
 
+@pytest.mark.slow
 def test_pipeline_end_to_end(local: LocalLlamaBackend, tiny_index, tmp_path: Path) -> None:  # noqa: ANN001
     prompts = load_prompts()
     cfg = PipelineConfig(max_tokens=120, format_retries=0, top_k=1, n_synonyms=1)

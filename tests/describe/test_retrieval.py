@@ -64,6 +64,7 @@ def test_index_is_cached_and_keyed_by_content(tiny_kb: Path, encoder, tmp_path: 
     assert changed.key != first.key and changed.path != first.path
 
 
+@pytest.mark.slow
 def test_asllex_gloss_retrieves_its_own_entry(shared_data: Path, encoder, tmp_path: Path) -> None:  # noqa: ANN001
     """A seeded sample of 150 ASL-LEX signs, indexed together; each gloss queries the index."""
     src = shared_data / "kb" / "asl-lex"

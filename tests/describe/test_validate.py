@@ -107,3 +107,11 @@ def test_sides_must_agree_with_the_entry() -> None:
         "names the left side, which the entry does not"]
     # coffee's right hand works on the left hand: naming the left side is fine there
     assert check_part("The right fist circles on the left fist.", "right_hand", COFFEE) == []
+
+
+def test_part_checks_for_a_plain_dictionary_entry() -> None:
+    plain = KBEntry(id="md:hello", source="md", text="HELLO: flat hand moves outward from the forehead.")
+    assert check_part("The right hand is flat.", "right_hand", plain) == []
+    assert check_part("The face is near the forehead.", "face", plain) == []
+    assert check_part("The mouth smiles widely.", "mouth", plain) == ["shares no term with the knowledge-base entry"]
+    assert check_part("The left hand is flat.", "right_hand", plain) == ["names the left side, which the entry does not"]

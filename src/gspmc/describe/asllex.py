@@ -343,7 +343,12 @@ def render_row(row: dict[str, str], labels: dict[str, str], entry_id: str, sourc
     hand = f"The right hand forms the {handshape_phrase(hs)}" if _present(hs) else "The right hand"
     moves = f" and {move_phrase}" if move_phrase else ""
     rep = " repeatedly" if repeated and move_phrase and move != "None" else ""
-    touch = ", touching it" if contact and where else ""
+    in_space = minor in ("Neutral", "HeadAway", "BodyAway", "ArmAway", "HandAway", "OtherAway") or (
+        major == "Neutral" and not minor_phrase)
+    if contact and in_space:  # the key: contact with the location, or with the other hand
+        touch = ", the hands touching each other" if two_handed else ""
+    else:
+        touch = ", touching it" if contact and where else ""
     sentence1 = f"{hand}{moves}{rep} {where}{touch}.".replace("  ", " ").replace(" .", ".")
     sentences = [sentence1]
     if minor2_phrase and minor2 != minor and minor2 not in ("Neutral",):
@@ -369,7 +374,7 @@ def render_row(row: dict[str, str], labels: dict[str, str], entry_id: str, sourc
     )
     paraphrase += f", the signer's hand {para_move}" if para_move else ""
     paraphrase += (" " + where) if where else ""
-    paraphrase += (", making contact" if contact and where else "") + "."
+    paraphrase += (", making contact" if contact and where and (two_handed or not in_space) else "") + "."
 
     # --- key terms for validation
     terms: dict[str, tuple[str, ...]] = {}
@@ -392,8 +397,10 @@ def render_row(row: dict[str, str], labels: dict[str, str], entry_id: str, sourc
         parts["left_hand"] = (left,)
     concern = _MINOR.get(minor, ("", (), ""))[2]
     if major == "Neutral" or concern == "body":
-        parts["body"] = (f"The hands are at {minor_phrase or 'the space in front of the body'}"
-                         + (", touching it." if contact and major != "Neutral" else "."),)
+        at = minor_phrase or "the space in front of the body"
+        at = ("in " if at.startswith(("the space", "the neutral space")) else "at ") + at
+        parts["body"] = (f"The {'hands are' if two_handed else 'right hand is'} {at}"
+                         + (", touching it." if contact and not in_space else "."),)
     if concern == "face" or major == "Head":
         parts["face"] = (f"The right hand is {'at' if contact else 'near'} {minor_phrase or 'the head'}.",)
     if concern == "mouth":

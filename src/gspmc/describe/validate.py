@@ -172,10 +172,11 @@ def part_keywords(entry: KBEntry, part: str) -> set[str]:
 def check_part(text: str, part: str, entry: KBEntry | None) -> list[str]:
     """Why ``text`` is not acceptable as a text about ``part``.
 
-    With an entry: the entry must involve the part (it has a text for it: a one-handed sign has
+    With an entry that has part texts: the entry must involve the part (it has a text for it: a one-handed sign has
     no left-hand text, a sign in neutral space no face text), the text must share a content word
     with the entry's text for that part, name no side (left/right) that text does not name, and a
-    right-hand text must keep the entry's handshape and movement terms."""
+    right-hand text must keep the entry's handshape and movement terms. With a plain entry (no
+    part texts, e.g. a Markdown dictionary section): share a key term with it, sides as above."""
     problems = generic_problems(text, "part")
     if problems:
         return problems
@@ -183,12 +184,17 @@ def check_part(text: str, part: str, entry: KBEntry | None) -> list[str]:
         return [f"says nothing about the {part.replace('_', ' ')}"]
     if entry is None:
         return []
+    own_side = {"left_hand": {"left"}, "right_hand": {"right"}}.get(part, set())
+    if not entry.parts:  # a plain dictionary text: agree with its terms and sides only
+        vocab = {t for group in entry_terms(entry).values() for t in group}
+        if vocab and not any(contains_term(text, t) for t in vocab):
+            return ["shares no term with the knowledge-base entry"]
+        return side_problems(text, own_side | sides(entry.text))
     if not entry.parts.get(part):
         return [f"the knowledge-base entry does not involve the {part.replace('_', ' ')}"]
     keys = part_keywords(entry, part)
     if keys and not any(contains_term(text, k) for k in keys):
         return [f"shares no term with the entry's {part.replace('_', ' ')} text"]
-    own_side = {"left_hand": {"left"}, "right_hand": {"right"}}.get(part, set())
     side = side_problems(text, own_side | {w for t in entry.parts[part] for w in sides(t)})
     if side:
         return side
