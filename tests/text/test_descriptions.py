@@ -30,19 +30,24 @@ def test_reads_kinds_drops_failed_blank_and_duplicates(make_store, rec):
                               "Flat hand circles on chest."]
 
 
+H = '{"format": "gspmc-descriptions", "version": 1, "parts": ["left_hand", "right_hand", "body", "face", "mouth"]}'
+
+
 @pytest.mark.parametrize(
     "content, problem",
     [
         ("", "empty file"),
-        ('{"format": "other", "version": 1}\n', "not a description store"),
-        ('{"format": "gspmc-descriptions", "version": 7}\n', "unsupported store version"),
-        ('{"format": "gspmc-descriptions", "version": 1}\n{not json\n', "line 2: invalid JSON"),
-        ('{"format": "gspmc-descriptions", "version": 1}\n[1, 2]\n', "line 2: expected a JSON object"),
-        ('{"format": "gspmc-descriptions", "version": 1}\n{"status": "ok"}\n', "line 2: record without a 'gloss'"),
-        ('{"format": "gspmc-descriptions", "version": 1}\n{"gloss": "a"}\n{"gloss": "a"}\n', "line 3: gloss 'a' appears twice"),
-        ('{"format": "gspmc-descriptions", "version": 1}\n{"gloss": "a", "global": "text"}\n', "'global' must be a list"),
-        ('{"format": "gspmc-descriptions", "version": 1, "parts": ["hand"]}\n{"gloss": "a", "parts": {"leg": []}}\n',
-         "parts ['leg'] are not in the header"),
+        ('{"format": "other", "version": 1}\n', "not a 'gspmc-descriptions' header"),
+        ('{"format": "gspmc-descriptions", "version": 7, "parts": []}\n', "version 7 is not supported"),
+        (H + '\n{not json\n', "line 2 is not valid JSON"),
+        (H + '\n[1, 2]\n', "line 2: expected a JSON object"),
+        (H + '\n{"status": "ok"}\n', "line 2: missing string field 'gloss'"),
+        (H + '\n{"gloss": "a", "status": "done"}\n', "line 2: 'status' must be one of"),
+        (H + '\n{"gloss": "a", "status": "ok"}\n{"gloss": "a", "status": "ok"}\n', "line 3: gloss 'a' appears twice"),
+        (H + '\n{"gloss": "a", "status": "ok", "global": "text"}\n', "'global' must be a list"),
+        ('{"format": "gspmc-descriptions", "version": 1, "parts": ["hand"]}\n'
+         '{"gloss": "a", "status": "ok", "parts": {"leg": ["x"]}}\n', "gloss 'a': texts for parts ['leg']"),
+        ('{"format": "gspmc-descriptions", "version": 1, "parts": ["global"]}\n', "clash with the kinds"),
     ],
 )
 def test_bad_store_names_file_and_problem(tmp_path, content, problem):
@@ -62,7 +67,8 @@ def test_missing_store(tmp_path):
 def test_custom_header_parts(tmp_path):
     path = tmp_path / "s.jsonl"
     path.write_text(json.dumps({"format": "gspmc-descriptions", "version": 1, "parts": ["hands", "head"]}) + "\n"
-                    + json.dumps({"gloss": "x", "parts": {"hands": ["Both hands flat."]}}) + "\n", encoding="utf-8")
+                    + json.dumps({"gloss": "x", "status": "ok", "parts": {"hands": ["Both hands flat."]}}) + "\n",
+                    encoding="utf-8")
     st = read_store_texts(path)
     assert st.kinds == ("global", "synonym", "hands", "head")
     assert st.texts["x"]["hands"] == ["Both hands flat."] and st.texts["x"]["head"] == []

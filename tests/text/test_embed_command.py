@@ -43,4 +43,4 @@ def test_embed_bad_store_is_a_user_error(tmp_path, capsys):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"format": "nope"}\n', encoding="utf-8")
     assert main(["embed", "--store", str(bad), "--quiet"]) == 2
-    assert "not a description store" in capsys.readouterr().err
+    assert "not a 'gspmc-descriptions' header" in capsys.readouterr().err

@@ -1,6 +1,6 @@
 """The texts of a description store, grouped by gloss and kind, as the text side needs them.
 
-The store format is the contract in docs/architecture.md (``gspmc.describe.store``): a JSONL file,
+The store is read by ``gspmc.describe.store.load_store`` (format: docs/architecture.md): a JSONL file,
 line 1 a header ``{"format": "gspmc-descriptions", "version": 1, "parts": [...]}``, then one
 record per gloss with ``global``, ``synonyms`` and ``parts`` {part: [texts]}.
 
@@ -11,11 +11,9 @@ out (listed in :attr:`StoreTexts.failed`): a failed generation must not become a
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
-from typing import Any
 
 from gspmc.errors import DataError
 
@@ -55,21 +53,17 @@ class StoreTexts:
 
 
 def read_store_texts(path: str | PathLike[str]) -> StoreTexts:
-    """Read a description store (JSONL) into :class:`StoreTexts`; bad input raises DataError."""
+    """Read a description store into :class:`StoreTexts`; bad input raises DataError.
+
+    Parsing is :func:`gspmc.describe.store.load_store` (one reader of the format); this adds the
+    checks the text side needs (part names, texts of parts the header does not declare).
+    """
+    from gspmc.describe.store import load_store
+
+    store = load_store(path)
     path = Path(path)
-    if not path.is_file():
-        raise DataError(path, "description store not found")
-    with open(path, encoding="utf-8") as f:
-        lines = [(n, line) for n, line in enumerate(f, start=1) if line.strip()]
-    if not lines:
-        raise DataError(path, "empty file: expected a gspmc-descriptions header line")
-    header = _json_line(path, *lines[0])
-    if header.get("format") != STORE_FORMAT:
-        raise DataError(path, f"line 1: not a description store (format {header.get('format')!r}, expected {STORE_FORMAT!r})")
-    if header.get("version") != 1:
-        raise DataError(path, f"line 1: unsupported store version {header.get('version')!r} (this gspmc reads 1)")
-    parts = header.get("parts", list(DESCRIPTION_PARTS))
-    if not isinstance(parts, list) or not all(isinstance(p, str) and p for p in parts) or len(set(parts)) != len(parts):
+    parts = store.parts
+    if not all(isinstance(p, str) and p for p in parts) or len(set(parts)) != len(parts):
         raise DataError(path, f"line 1: 'parts' must be a list of distinct names, got {parts!r}")
     bad = set(parts) & set(GLOBAL_KINDS)
     if bad:
@@ -77,45 +71,24 @@ def read_store_texts(path: str | PathLike[str]) -> StoreTexts:
 
     texts: dict[str, dict[str, list[str]]] = {}
     failed: list[str] = []
-    seen: set[str] = set()
-    for n, line in lines[1:]:
-        rec = _json_line(path, n, line)
-        gloss = rec.get("gloss")
-        if not isinstance(gloss, str) or not gloss:
-            raise DataError(path, f"line {n}: record without a 'gloss' name")
-        if gloss in seen:
-            raise DataError(path, f"line {n}: gloss {gloss!r} appears twice")
-        seen.add(gloss)
-        if rec.get("status", "ok") != "ok":
+    for gloss in store.glosses:
+        desc = store.get(gloss)
+        assert desc is not None
+        if not gloss:
+            raise DataError(path, "a record has an empty 'gloss' name")
+        if desc.status != "ok":
             failed.append(gloss)
             continue
-        per_kind = {
-            "global": _text_list(path, n, rec.get("global", []), "global"),
-            "synonym": _text_list(path, n, rec.get("synonyms", []), "synonyms"),
-        }
-        rec_parts = rec.get("parts", {})
-        if not isinstance(rec_parts, dict):
-            raise DataError(path, f"line {n}: 'parts' must be a mapping part -> list of texts")
-        unknown = set(rec_parts) - set(parts)
+        unknown = sorted(p for p, v in desc.parts.items() if v and p not in parts)
         if unknown:
-            raise DataError(path, f"line {n}: parts {sorted(unknown)} are not in the header's parts {parts}")
+            raise DataError(path, f"gloss {gloss!r}: texts for parts {unknown} that are not in the header's parts {parts}")
+        per_kind = {"global": _clean(desc.global_), "synonym": _clean(desc.synonyms)}
         for part in parts:
-            per_kind[part] = _text_list(path, n, rec_parts.get(part, []), f"parts.{part}")
+            per_kind[part] = _clean(desc.parts.get(part, []))
         texts[gloss] = per_kind
     return StoreTexts(path=path, parts=tuple(parts), texts=texts, failed=tuple(failed))
 
 
-def _json_line(path: Path, n: int, line: str) -> dict[str, Any]:
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as err:
-        raise DataError(path, f"line {n}: invalid JSON ({err.msg})") from err
-    if not isinstance(obj, dict):
-        raise DataError(path, f"line {n}: expected a JSON object, got {type(obj).__name__}")
-    return obj
-
-
-def _text_list(path: Path, n: int, value: Any, key: str) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
-        raise DataError(path, f"line {n}: {key!r} must be a list of strings")
-    return list(dict.fromkeys(t.strip() for t in value if t.strip()))
+def _clean(texts: list[str]) -> list[str]:
+    """Stripped, non-empty, first occurrence of each text."""
+    return list(dict.fromkeys(t.strip() for t in texts if t.strip()))
