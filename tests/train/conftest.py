@@ -68,3 +68,20 @@ model: {{profile: cpu-small, channels: [8, 8], strides: [1, 2]}}
 optim: {{lr: 0.05, batch_size: 8, epochs: {epochs}, warmup_epochs: 1, milestones: [{epochs + 1}], weight_decay: 1.0e-4}}
 trainer: {{seed: 0, accelerator: cpu, devices: "1", progress_bar: false, eval_batch_size: 16, threads: 1}}
 """
+
+
+@pytest.fixture()
+def make_tiny_config(tmp_path: Path, synthetic_npz: Path):
+    """``make_tiny_config(epochs=2, data_path=None) -> Path`` of a tiny config file on the synthetic data."""
+
+    def make(epochs: int = 2, data_path: Path | None = None) -> Path:
+        path = tmp_path / f"tiny_{epochs}.yaml"
+        path.write_text(tiny_config_text(data_path or synthetic_npz, epochs=epochs))
+        return path
+
+    return make
+
+
+@pytest.fixture()
+def synthetic_classes() -> list[str]:
+    return list(CLASSES)

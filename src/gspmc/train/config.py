@@ -80,6 +80,7 @@ class TrainerConfig:
     threads: int | None = None  # torch.set_num_threads for this process; None: torch's default
     log_every_n_steps: int = 10
     progress_bar: bool = True
+    limit_train_batches: float = 1.0  # fraction of the training batches per epoch (quick checks only)
 
 
 @dataclass
@@ -215,6 +216,7 @@ def validate(cfg: Config) -> None:
         (cfg.trainer.num_workers >= 0, "trainer.num_workers", f"must be >= 0, got {cfg.trainer.num_workers}"),
         (cfg.trainer.eval_batch_size >= 1, "trainer.eval_batch_size", "must be >= 1"),
         (cfg.trainer.threads is None or cfg.trainer.threads >= 1, "trainer.threads", "must be >= 1 or null"),
+        (0 < cfg.trainer.limit_train_batches <= 1, "trainer.limit_train_batches", "must be in (0, 1]"),
         (cfg.mc.alpha >= 0, "mc.alpha", f"must be >= 0, got {cfg.mc.alpha}"),
     ]
     for ok, key, problem in checks:

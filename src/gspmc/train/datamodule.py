@@ -20,14 +20,26 @@ from gspmc.train.config import Config
 
 
 def load_clips(cfg: Config) -> Any:
-    """Read the configured dataset (a ClipSet); a clear error when the data is missing."""
-    from gspmc.data import load_dataset
+    """Read the configured dataset (a ClipSet); a clear error when the data is missing.
 
+    ``data.dataset`` is a registered name (``traduttore``) read from its default place when
+    ``data.path`` is null, or a reader format (``mp-npz``, ``autsl``, ``slr500``, ``wholebody``, ...,
+    see :mod:`gspmc.data.registry`) applied to ``data.path``; ``traduttore`` with a path reads that
+    file as packed MP_Data clips. ``data.options`` go to the reader.
+    """
+    from gspmc.data.registry import FORMATS, load_dataset
+
+    d = cfg.data
+    if d.path is None:
+        return load_dataset(d.dataset, **d.options)
+    fmt = d.dataset if d.dataset in FORMATS else ("mp-npz" if d.dataset == "traduttore" else None)
+    if fmt is None:
+        raise ConfigError(f"data.dataset: {d.dataset!r} is neither a dataset name nor a reader format "
+                          f"({', '.join(FORMATS)}) to read data.path with")
     try:
-        return load_dataset(cfg.data.dataset, cfg.data.path, **cfg.data.options)
+        return load_dataset(d.path, format=fmt, **d.options)
     except FileNotFoundError as err:
-        raise DataError(getattr(err, "filename", None) or cfg.data.path,
-                        "dataset not found; run `gspmc data` to fetch the default data, or set data.path") from None
+        raise DataError(d.path, f"not found ({err})") from None
 
 
 def make_split(cfg: Config, clips: Any) -> Any:
@@ -48,8 +60,10 @@ def make_dataset(cfg: Config, clips: Any, indices: np.ndarray, train: bool, seed
     """A SkeletonDataset over ``indices`` (augmented only when ``train``)."""
     from gspmc.data.dataset import SkeletonDataset
 
-    augment = cfg.augment if train else None
-    return SkeletonDataset(clips, np.asarray(indices), cfg.input, augment, seed)
+    if train:
+        return SkeletonDataset(clips, np.asarray(indices), cfg.input, cfg.augment, seed)
+    # evaluation inputs do not change between epochs: compute them once
+    return SkeletonDataset(clips, np.asarray(indices), cfg.input, None, seed, cache=True)
 
 
 class EpochShuffle(Sampler[int]):
@@ -111,7 +125,8 @@ class SkeletonDataModule(L.LightningDataModule):
             shuffle=False,
             drop_last=False,
             num_workers=t.num_workers,
-            persistent_workers=t.num_workers > 0,
+            # training workers are re-created each epoch so they see the dataset's set_epoch
+            persistent_workers=t.num_workers > 0 and not train,
         )
 
     def train_dataloader(self) -> DataLoader:

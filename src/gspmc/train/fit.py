@@ -140,23 +140,28 @@ def fit(cfg: Config, out: str | os.PathLike[str], resume: str | os.PathLike[str]
     dm.setup("fit")
     module = RecognitionModule(config, dm.classes)
 
+    # best.ckpt: highest validation top-1 (strictly better replaces, so ties keep the earlier epoch);
+    # last.ckpt: every epoch (its own callback: Lightning 2.6 writes save_last only with a new best)
     best_cb = ModelCheckpoint(
-        dirpath=out, filename="best", monitor="val/top1", mode="max", save_top_k=1, save_last=True,
+        dirpath=out, filename="best", monitor="val/top1", mode="max", save_top_k=1,
         auto_insert_metric_name=False, enable_version_counter=False,
     )
+    last_cb = ModelCheckpoint(dirpath=out, filename="last", monitor=None, save_top_k=1,
+                              enable_version_counter=False)
     trainer = L.Trainer(
         max_epochs=cfg.optim.epochs,
         accelerator=cfg.trainer.accelerator,
         devices=_devices(cfg.trainer.devices),
         strategy=cfg.trainer.strategy,
         precision=cfg.trainer.precision,
-        callbacks=[best_cb],
+        callbacks=[best_cb, last_cb],
         logger=CSVLogger(out, name="logs", version=""),
         default_root_dir=out,
         enable_progress_bar=cfg.trainer.progress_bar,
         enable_model_summary=False,
         log_every_n_steps=cfg.trainer.log_every_n_steps,
         num_sanity_val_steps=0,
+        limit_train_batches=cfg.trainer.limit_train_batches,
         deterministic=False,
     )
     trainer.fit(module, datamodule=dm, ckpt_path=str(resume) if resume else None)
