@@ -99,7 +99,7 @@ LETTER_A = KBEntry(
 def test_sides_must_agree_with_the_entry() -> None:
     assert check_part("The right hand makes a fist.", "right_hand", LETTER_A) == []
     assert check_part("The left hand makes a fist.", "right_hand", LETTER_A) == [
-        "names the left side, which the entry does not"]
+        "talks about the left hand, not the right hand"]
     assert check_part("The hand is held in front of the left shoulder.", "body", LETTER_A) == [
         "names the left side, which the entry does not"]
     assert check_text("The right hand forms a fist held in front of the shoulder.", LETTER_A, "global") == []
@@ -114,4 +114,5 @@ def test_part_checks_for_a_plain_dictionary_entry() -> None:
     assert check_part("The right hand is flat.", "right_hand", plain) == []
     assert check_part("The face is near the forehead.", "face", plain) == []
     assert check_part("The mouth smiles widely.", "mouth", plain) == ["shares no term with the knowledge-base entry"]
-    assert check_part("The left hand is flat.", "right_hand", plain) == ["names the left side, which the entry does not"]
+    assert check_part("The left hand is flat.", "right_hand", plain) == ["talks about the left hand, not the right hand"]
+    assert check_part("The flat left hand is under the right hand.", "left_hand", plain) == []

@@ -20,7 +20,7 @@ from typing import Any
 from gspmc.describe.entry import PARTS
 from gspmc.errors import ConfigError, DataError
 
-PIPELINE_VERSION = "gsp-2"  # bump when the step logic or validation rules change
+PIPELINE_VERSION = "gsp-3"  # bump when the step logic or validation rules change
 STEPS = ("p1_primary", "p2_synonyms", "p3_refine", "p4_parts")
 DEFAULT_VERSION = 1
 

@@ -144,6 +144,13 @@ def side_problems(text: str, allowed: set[str]) -> list[str]:
     return [f"names the {' and '.join(extra)} side, which the entry does not"] if extra else []
 
 
+def hand_side_problems(text: str, part: str) -> list[str]:
+    """A hand text that names only the other hand (it may mention the other hand besides its own)."""
+    own, other = ("left", "right") if part == "left_hand" else ("right", "left")
+    named = sides(text)
+    return [f"talks about the {other} hand, not the {own} hand"] if other in named and own not in named else []
+
+
 def check_text(text: str, entry: KBEntry | None, kind: str) -> list[str]:
     """Why ``text`` is not acceptable as a ``kind`` ("global" | "synonym") description of the sign
     of ``entry`` (``None``: no knowledge-base entry; only generic checks and lexicon words)."""
@@ -172,11 +179,13 @@ def part_keywords(entry: KBEntry, part: str) -> set[str]:
 def check_part(text: str, part: str, entry: KBEntry | None) -> list[str]:
     """Why ``text`` is not acceptable as a text about ``part``.
 
-    With an entry that has part texts: the entry must involve the part (it has a text for it: a one-handed sign has
-    no left-hand text, a sign in neutral space no face text), the text must share a content word
-    with the entry's text for that part, name no side (left/right) that text does not name, and a
-    right-hand text must keep the entry's handshape and movement terms. With a plain entry (no
-    part texts, e.g. a Markdown dictionary section): share a key term with it, sides as above."""
+    With an entry that has part texts: the entry must involve the part (it has a text for it: a
+    one-handed sign has no left-hand text, a sign in neutral space no face text), the text must
+    share a content word with the entry's text for that part, a hand text must not talk only
+    about the other hand, a body/face/mouth text must name no side (left/right) the entry's text
+    does not name, and a right-hand text must keep the entry's handshape and movement terms. With
+    a plain entry (no part texts, e.g. a Markdown dictionary section): share a key term with it,
+    sides as above (against the entry's whole text)."""
     problems = generic_problems(text, "part")
     if problems:
         return problems
@@ -189,13 +198,16 @@ def check_part(text: str, part: str, entry: KBEntry | None) -> list[str]:
         vocab = {t for group in entry_terms(entry).values() for t in group}
         if vocab and not any(contains_term(text, t) for t in vocab):
             return ["shares no term with the knowledge-base entry"]
-        return side_problems(text, own_side | sides(entry.text))
+        return hand_side_problems(text, part) if own_side else side_problems(text, sides(entry.text))
     if not entry.parts.get(part):
         return [f"the knowledge-base entry does not involve the {part.replace('_', ' ')}"]
     keys = part_keywords(entry, part)
     if keys and not any(contains_term(text, k) for k in keys):
         return [f"shares no term with the entry's {part.replace('_', ' ')} text"]
-    side = side_problems(text, own_side | {w for t in entry.parts[part] for w in sides(t)})
+    if own_side:
+        side = hand_side_problems(text, part)
+    else:
+        side = side_problems(text, {w for t in entry.parts[part] for w in sides(t)})
     if side:
         return side
     if part == "right_hand":
