@@ -41,7 +41,9 @@ def test_resume_keys_on_gloss_template_and_model(tmp_path: Path) -> None:
     path = tmp_path / "s.jsonl"
     StoreWriter(path, new_header()).put(desc("coffee"))
     StoreWriter(path, new_header()).put(desc("muffin", "failed"))
-    w = StoreWriter(path, new_header())
+    StoreWriter(path, new_header(created="t0")).flush()
+    w = StoreWriter(path, new_header(created="t1"))
+    assert w.header["created"] == "t0"  # a resumed store keeps its creation time
     assert w.done("coffee", "h1", "local", "m")
     assert not w.done("coffee", "h2", "local", "m")  # templates changed
     assert not w.done("coffee", "h1", "local", "other-model")

@@ -179,6 +179,8 @@ class StoreWriter:
                     raise DataError(self.path, "store was written with another dominant-hand convention")
                 self.records = old.records
                 self.header = {**old.header, **header}
+                if old.header.get("created"):  # a resumed store keeps its creation time
+                    self.header["created"] = old.header["created"]
 
     def done(self, gloss: str, template_hash: str, backend: str, model: str) -> bool:
         """True when ``gloss`` has an ok record made with this template hash, backend and model."""
