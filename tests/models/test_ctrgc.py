@@ -51,6 +51,28 @@ def test_fast_matches_reference_outputs_and_gradients(v, t, c_in, c_out, dtype, 
         assert _rel_err(gp_fast[name], gp_ref[name]) < tol, name
 
 
+def test_fast_matches_reference_with_small_channel_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Force blocks of 3 output channels (not dividing C_out=16) so the blocked loop and its
+    per-block gradient accumulation are exercised."""
+    import gspmc.models.ctrgc as ctrgc_module
+
+    v, n = 10, 2
+    monkeypatch.setattr(ctrgc_module, "CPU_CHUNK_ELEMENTS", 3 * n * v * v)
+    assert ctrgc_module._channel_block(16, n, v, torch.device("cpu")) == 3
+    gen = torch.Generator().manual_seed(11)
+    layer = _random_layer(8, 16, v, torch.float64, gen)
+    x = torch.randn(n, 8, 6, v, generator=gen, dtype=torch.float64)
+    grads = []
+    for fn in (ctrgc_reference, ctrgc_fast):
+        xi = x.clone().requires_grad_(True)
+        layer.zero_grad()
+        y = fn(xi, layer.params())
+        (y * y).sum().backward()
+        grads.append([y.detach(), xi.grad] + [p.grad.clone() for p in layer.parameters()])
+    for a, b in zip(grads[1], grads[0], strict=True):
+        assert _rel_err(a, b) < 1e-10
+
+
 def test_reference_matches_hand_computed_case() -> None:
     """V=2, one channel, one subset: the direct formula evaluated by hand."""
     layer = CTRGC(1, 1, torch.tensor([[[0.5, 0.25], [0.0, 1.0]]]), rel_reduction=8).double()

@@ -12,6 +12,7 @@ from gspmc.errors import ConfigError
 from gspmc.models import (
     CTRGCN,
     ModelConfig,
+    build_model,
     count_parameters,
     flops_per_clip,
     get_profile,
@@ -186,3 +187,22 @@ def test_overfits_a_fixed_batch() -> None:
         opt.step()
         losses.append(float(loss.detach()))
     assert losses[-1] < 0.3 * losses[0], losses
+
+
+@pytest.mark.parametrize("layout_name", ["sam-slr-27", "gspmc-55"])
+def test_build_model_uses_the_layout_graph_and_parts(layout_name: str) -> None:
+    layouts = pytest.importorskip("gspmc.pose.layouts")
+    graph = pytest.importorskip("gspmc.pose.graph")
+    layout = layouts.get_layout(layout_name)
+    model = build_model(tiny("cpu-small"), 6, layout_name)
+    assert model.num_joints == layout.num_joints
+    assert model.part_names == tuple(layout.parts)
+    first = model.blocks[0].gcn.gc.adjacency.detach().numpy()
+    np.testing.assert_allclose(first, graph.adjacency(layout))
+    for p, joints in enumerate(layout.parts.values()):
+        column = model.part_pool[:, p].numpy()
+        idx = [layout.index(j) for j in joints]
+        np.testing.assert_allclose(column[idx], 1.0 / len(idx))
+        assert np.count_nonzero(column) == len(idx)
+    feats = model.encode(torch.randn(2, 3, 8, layout.num_joints))
+    assert feats.parts.shape == (2, len(layout.parts), model.feature_dim)

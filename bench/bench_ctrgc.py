@@ -1,0 +1,115 @@
+"""Fast vs reference CTR-GC inside the full CTR-GCN: training step and inference, ratios in one process.
+
+Issue 6.2. For each (V, T): both models get identical weights; the reference (direct formulation) and
+the fast kernel are timed alternately in this process (warm-up, then the median of repeats), so the
+ratio is robust to the load other jobs put on a shared machine. Absolute times are not.
+
+    python bench/bench_ctrgc.py --quick            # V in {27, 75, 87}, T=20
+    python bench/bench_ctrgc.py                    # V in {27, 75, 87, 133}, T in {20, 64} (slow)
+    python bench/bench_ctrgc.py --threads 2 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _encoder_timing import infer_fn, machine_info, make_model, median_time, train_step_fn  # noqa: E402
+from gspmc.models import get_profile  # noqa: E402
+
+
+def bench_case(v: int, t: int, batch: int, infer_batches: list[int], repeats: int, impls: list[str]) -> dict:
+    """Times for one (V, T): train step at ``batch`` and inference at each of ``infer_batches``."""
+    cfg = get_profile("full")
+    models = {impl: make_model(dataclasses.replace(cfg, ctrgc=impl), v) for impl in impls}
+    if "reference" in models and "fast" in models:
+        models["reference"].load_state_dict(models["fast"].state_dict())
+    gen = torch.Generator().manual_seed(0)
+    row: dict = {"V": v, "T": t, "train_batch": batch}
+    x = torch.randn(batch, 3, t, v, generator=gen)
+    y = torch.randint(0, 100, (batch,), generator=gen)
+    for impl, model in models.items():
+        row[f"train_s_{impl}"] = median_time(train_step_fn(model, x, y), repeats)
+    for b in infer_batches:
+        xb = torch.randn(b, 3, t, v, generator=gen)
+        for impl, model in models.items():
+            row[f"infer{b}_ms_per_clip_{impl}"] = 1e3 * median_time(infer_fn(model, xb), repeats) / b
+    if "reference" in models and "fast" in models:
+        row["train_ratio_ref_over_fast"] = row["train_s_reference"] / row["train_s_fast"]
+        for b in infer_batches:
+            row[f"infer{b}_ratio_ref_over_fast"] = (
+                row[f"infer{b}_ms_per_clip_reference"] / row[f"infer{b}_ms_per_clip_fast"]
+            )
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="V in {27, 75, 87}, T=20 only")
+    ap.add_argument("--joints", type=int, nargs="+", default=None, help="V values (default 27 75 87 133)")
+    ap.add_argument("--frames", type=int, nargs="+", default=None, help="T values (default 20 64)")
+    ap.add_argument("--batch", type=int, default=32, help="training batch")
+    ap.add_argument("--infer-batches", type=int, nargs="+", default=[1, 64])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1, help="intra-op threads (1: see docs/benchmarks.md)")
+    ap.add_argument("--impls", nargs="+", default=["reference", "fast"], choices=["reference", "fast"])
+    ap.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    joints = args.joints or ([27, 75, 87] if args.quick else [27, 75, 87, 133])
+    frames = args.frames or ([20] if args.quick else [20, 64])
+    print(f"# {machine_info()}; command: {' '.join(sys.argv)}", flush=True)
+    rows = []
+    for t in frames:
+        for v in joints:
+            row = bench_case(v, t, args.batch, args.infer_batches, args.repeats, args.impls)
+            rows.append(row)
+            print(
+                json.dumps({k: round(x, 4) if isinstance(x, float) else x for k, x in row.items()}),
+                flush=True,
+            )
+    # markdown table
+    print()
+    ib = args.infer_batches
+    head = ["V", "T", f"train b{args.batch} ref s", "fast s", "ratio"]
+    for b in ib:
+        head += [f"infer b{b} ref ms/clip", "fast", "ratio"]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for r in rows:
+        cells = [str(r["V"]), str(r["T"])]
+        cells += [
+            f"{r.get('train_s_reference', float('nan')):.2f}",
+            f"{r.get('train_s_fast', float('nan')):.2f}",
+        ]
+        cells += [f"{r.get('train_ratio_ref_over_fast', float('nan')):.1f}x"]
+        for b in ib:
+            cells += [
+                f"{r.get(f'infer{b}_ms_per_clip_reference', float('nan')):.1f}",
+                f"{r.get(f'infer{b}_ms_per_clip_fast', float('nan')):.1f}",
+                f"{r.get(f'infer{b}_ratio_ref_over_fast', float('nan')):.1f}x",
+            ]
+        print("| " + " | ".join(cells) + " |")
+    by_t: dict[int, dict[int, float]] = {}
+    for r in rows:
+        if "train_s_fast" in r:
+            by_t.setdefault(r["T"], {})[r["V"]] = r["train_s_fast"]
+    for t, d in by_t.items():
+        for v in sorted(d):
+            if 27 in d and v != 27:
+                print(f"fast train step, T={t}: V={v} costs {d[v] / d[27]:.2f}x V=27")
+    if args.json:
+        tmp = args.json.with_suffix(".tmp")
+        tmp.write_text(json.dumps(rows, indent=1))
+        tmp.replace(args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
