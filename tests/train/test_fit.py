@@ -161,3 +161,37 @@ def test_demo_without_data_says_how_to_get_it(tmp_path, monkeypatch, capsys) -> 
     monkeypatch.setenv("GSPMC_DATA", str(tmp_path / "empty"))
     assert main(["demo", "--out", str(tmp_path / "demo")]) == 2
     assert "gspmc data" in capsys.readouterr().err
+
+
+def test_contrastive_objective_hook(tmp_path, make_tiny_config) -> None:
+    """mc.enabled trains CE + alpha * L_multi (Eq. 12); the recogniser drops the projection heads."""
+    from gspmc.text.cache import EmbeddingCache, save_cache, text_hash
+    from gspmc.text.encoders import get_text_encoder
+
+    parts = ("left_hand", "right_hand", "body", "face", "mouth")
+    store = tmp_path / "asl.jsonl"
+    recs = [{"gloss": g, "status": "ok", "global": [f"{g} global"], "synonyms": [f"{g} syn"],
+             "parts": {p: [f"{g} {p}"] for p in parts}} for g in ("-", "coffee", "tea")]
+    store.write_text("\n".join([json.dumps({"format": "gspmc-descriptions", "version": 1, "parts": list(parts)})]
+                               + [json.dumps(r) for r in recs]) + "\n", encoding="utf-8")
+    texts = [t for r in recs for t in [*r["global"], *r["synonyms"], *[x for v in r["parts"].values() for x in v]]]
+    emb = np.random.default_rng(0).standard_normal((len(texts), 384)).astype(np.float32)
+    save_cache(tmp_path / "asl.emb.npz",  # prepared cache: no text model is loaded
+               EmbeddingCache(get_text_encoder("minilm").id, np.asarray([text_hash(t) for t in texts]), emb))
+    out = tmp_path / "mc"
+    sets = ["optim.epochs=1", "mc.enabled=true", "mc.alpha=0.5",
+            f"mc.options={{store: {str(store)!r}, cache: {str(tmp_path / 'asl.emb.npz')!r}, embed_missing: false}}"]
+    args = ["fit", "--config", str(make_tiny_config()), "--out", str(out)]
+    for s in sets:
+        args += ["--set", s]
+    assert main(args) == 0
+    header = (out / "logs" / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"train/ce", "train/multi", "train/global"} <= set(header)
+    ckpt = torch.load(out / "best.ckpt", map_location="cpu", weights_only=True)
+    assert any(k.startswith("objective.") for k in ckpt["state_dict"])
+    rec = load_recognizer(out / "best.ckpt")
+    assert not any(n.startswith("objective") for n, _ in rec.model.named_parameters())
+    with pytest.raises(ConfigError, match="mc.store"):
+        from gspmc.train.config import load_config
+
+        load_config(None, ["mc.enabled=true"])

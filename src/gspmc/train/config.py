@@ -222,6 +222,10 @@ def validate(cfg: Config) -> None:
     for ok, key, problem in checks:
         if not ok:
             raise ConfigError(f"{key}: {problem}")
+    if cfg.mc.enabled:  # check the contrastive options now, not after the data is read
+        from gspmc.losses.objective import MCOptions
+
+        MCOptions.from_dict(cfg.mc.options)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -54,7 +54,7 @@ def build_objective(cfg: Config, classes: list[str], layout: Any, feature_dim: i
     from gspmc.losses import GSPMCObjective
 
     return GSPMCObjective.from_config(dict(cfg.mc.options), classes=list(classes), layout=layout,
-                                      feature_dim=feature_dim)
+                                      feature_dim=feature_dim, alpha=cfg.mc.alpha)
 
 
 class RecognitionModule(L.LightningModule):
@@ -104,7 +104,8 @@ class RecognitionModule(L.LightningModule):
             extra = self.objective(feats, y)
             loss = ce + self.cfg.mc.alpha * extra["multi"]  # Eq. 12
             terms["ce"] = ce.detach()
-            terms.update({k: v.detach() for k, v in extra.items()})
+            terms.update({k: v.detach().float() for k, v in extra.items()
+                          if torch.is_tensor(v) and v.numel() == 1 and v.is_floating_point()})
         return loss, logits, terms
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
