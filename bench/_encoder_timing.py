@@ -53,6 +53,27 @@ def median_time(
     return statistics.median(times)
 
 
+def interleaved_medians(
+    fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 1, sync: Callable[[], None] | None = None
+) -> dict[str, float]:
+    """Median wall time (s) of each function, timed in alternation (a, b, a, b, ...) after warm-up,
+    so a change in the machine's load during the run hits every variant alike."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            if sync:
+                sync()
+            t0 = time.perf_counter()
+            fn()
+            if sync:
+                sync()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
 def train_step_fn(model: CTRGCN, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
     """One forward + backward + SGD (Nesterov) step on a fixed batch."""
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, nesterov=True)

@@ -1,7 +1,7 @@
 """Fast vs reference CTR-GC inside the full CTR-GCN: training step and inference, ratios in one process.
 
 Issue 6.2. For each (V, T): both models get identical weights; the reference (direct formulation) and
-the fast kernel are timed alternately in this process (warm-up, then the median of repeats), so the
+the fast kernel are timed in alternation in this process (warm-up, then the median of repeats), so the
 ratio is robust to the load other jobs put on a shared machine. Absolute times are not.
 
     python bench/bench_ctrgc.py --quick            # V in {27, 75, 87}, T=20
@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _encoder_timing import infer_fn, machine_info, make_model, median_time, train_step_fn  # noqa: E402
+from _encoder_timing import infer_fn, interleaved_medians, machine_info, make_model, train_step_fn  # noqa: E402
 from gspmc.models import get_profile  # noqa: E402
 
 
@@ -34,12 +34,14 @@ def bench_case(v: int, t: int, batch: int, infer_batches: list[int], repeats: in
     row: dict = {"V": v, "T": t, "train_batch": batch}
     x = torch.randn(batch, 3, t, v, generator=gen)
     y = torch.randint(0, 100, (batch,), generator=gen)
-    for impl, model in models.items():
-        row[f"train_s_{impl}"] = median_time(train_step_fn(model, x, y), repeats)
+    times = interleaved_medians({impl: train_step_fn(m, x, y) for impl, m in models.items()}, repeats)
+    for impl, sec in times.items():
+        row[f"train_s_{impl}"] = sec
     for b in infer_batches:
         xb = torch.randn(b, 3, t, v, generator=gen)
-        for impl, model in models.items():
-            row[f"infer{b}_ms_per_clip_{impl}"] = 1e3 * median_time(infer_fn(model, xb), repeats) / b
+        times = interleaved_medians({impl: infer_fn(m, xb) for impl, m in models.items()}, repeats)
+        for impl, sec in times.items():
+            row[f"infer{b}_ms_per_clip_{impl}"] = 1e3 * sec / b
     if "reference" in models and "fast" in models:
         row["train_ratio_ref_over_fast"] = row["train_s_reference"] / row["train_s_fast"]
         for b in infer_batches:

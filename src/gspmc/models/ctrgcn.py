@@ -48,12 +48,21 @@ def _bn(channels: int, weight: float = 1.0) -> nn.BatchNorm2d:
 
 
 class ConvBN(nn.Sequential):
-    """Conv2d with a (kernel, 1) temporal kernel, then BatchNorm: (N, C_in, T, V) -> (N, C_out, T/s, V)."""
+    """Conv2d with a (kernel, 1) temporal kernel, then BatchNorm: (N, C_in, T, V) -> (N, C_out, T/s, V).
+
+    The conv has no bias: the BatchNorm right after it would cancel one (its gradient is zero).
+    """
 
     def __init__(self, in_ch: int, out_ch: int, kernel: int = 1, stride: int = 1, dilation: int = 1) -> None:
         pad = (kernel - 1) * dilation // 2
         conv = nn.Conv2d(
-            in_ch, out_ch, (kernel, 1), stride=(stride, 1), padding=(pad, 0), dilation=(dilation, 1)
+            in_ch,
+            out_ch,
+            (kernel, 1),
+            stride=(stride, 1),
+            padding=(pad, 0),
+            dilation=(dilation, 1),
+            bias=False,
         )
         super().__init__(_conv_init(conv), _bn(out_ch))
 
