@@ -134,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
             report[name] = throughput(model, device, args.batch, args.frames, args.iters, not args.no_bf16)
         except torch.OutOfMemoryError as err:  # the reference stores (N, C, V, V) maps per subset
             report[name] = {"error": f"out of memory: {err}".splitlines()[0]}
+        except Exception as err:  # noqa: BLE001 - e.g. a torch.compile failure: report it, keep going
+            report[name] = {"error": f"{type(err).__name__}: {err}".splitlines()[0][:500]}
         print(json.dumps({name: report[name]}), flush=True)
         del model
         if device.type == "cuda":
