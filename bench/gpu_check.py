@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-bf16", action="store_true")
     ap.add_argument("--no-reference", action="store_true", help="skip the (slow) reference timing")
     ap.add_argument("--compile", action="store_true", help="also time torch.compile(fast model)")
+    ap.add_argument("--threads", type=int, default=1, help="CPU only: intra-op threads")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     device = torch.device(args.device)
@@ -117,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.backends.cudnn.benchmark = True
         print(f"# device {torch.cuda.get_device_name(device)}; torch {torch.__version__}", flush=True)
     else:
+        torch.set_num_threads(args.threads)
         print(f"# {machine_info()}", flush=True)
     print(f"# command: {' '.join(sys.argv)}", flush=True)
     report: dict = {"correctness_fp32": correctness(device, args.layout, min(args.frames, 16))}
