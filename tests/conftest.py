@@ -10,6 +10,10 @@ import pytest
 
 from gspmc.paths import data_dir
 
+# Offline before any fixture (module- or session-scoped ones run before autouse ones) imports the hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
