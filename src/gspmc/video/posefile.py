@@ -17,34 +17,16 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
 from gspmc.errors import DataError
+from gspmc.train.io import atomic_write  # one atomic-write helper for the project
 from gspmc.video.holistic import COMPONENTS, LAYOUT, NUM_POINTS, HolisticClip
 
 FORMATS = ("pose", "npz")
-
-
-def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]) -> Path:
-    """Call ``write(f)`` on a temporary file next to ``path``, then move it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _pose_header(width: int, height: int):  # -> pose_format.pose_header.PoseHeader
