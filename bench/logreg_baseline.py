@@ -20,7 +20,7 @@ import torch
 
 from gspmc.data import load_dataset
 from gspmc.data.protocols import get_protocol
-from gspmc.train.io import write_json
+from gspmc.io import write_json
 from gspmc.train.logreg import logreg_baseline
 
 

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from gspmc.errors import DataError
-from gspmc.text import cache as cache_mod
 from gspmc.text.cache import (
     EmbeddingCache,
     default_cache_path,
@@ -87,7 +86,9 @@ def test_failed_write_leaves_old_file_and_no_temp(tmp_path, hash_encoder, monkey
     def boom(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(cache_mod.os, "replace", boom)
+    import gspmc.io
+
+    monkeypatch.setattr(gspmc.io.os, "replace", boom)  # the project's one atomic-write helper
     with pytest.raises(DataError, match="cannot write the embedding cache.*disk full"):
         update_cache(TEXTS + ["A new text."], hash_encoder, path)
     monkeypatch.undo()

@@ -195,3 +195,22 @@ def test_contrastive_objective_hook(tmp_path, make_tiny_config) -> None:
         from gspmc.train.config import load_config
 
         load_config(None, ["mc.enabled=true"])
+
+
+def test_precision_auto_follows_the_cpu_flags(tmp_path, monkeypatch) -> None:
+    from gspmc.train import fit as fit_mod
+
+    with_bf16 = tmp_path / "bf16"
+    with_bf16.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_bf16\n\nprocessor\t: 1\n")
+    without = tmp_path / "plain"
+    without.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 fma\n")
+    assert fit_mod.cpu_has_native_bf16(with_bf16) is True
+    assert fit_mod.cpu_has_native_bf16(without) is False
+    assert fit_mod.cpu_has_native_bf16(tmp_path / "missing") is False
+    # explicit values pass through unchanged; auto on a CPU picks by the flags
+    assert fit_mod.resolve_precision("32-true", "cpu") == "32-true"
+    assert fit_mod.resolve_precision("bf16-mixed", "cpu") == "bf16-mixed"
+    monkeypatch.setattr(fit_mod, "cpu_has_native_bf16", lambda: True)
+    assert fit_mod.resolve_precision("auto", "cpu") == "bf16-mixed"
+    monkeypatch.setattr(fit_mod, "cpu_has_native_bf16", lambda: False)
+    assert fit_mod.resolve_precision("auto", "cpu") == "32-true"

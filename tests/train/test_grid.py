@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from gspmc.errors import ConfigError
+from gspmc.io import write_json
 from gspmc.train import grid
 from gspmc.train.evaluate import ScoreFile, save_scores
-from gspmc.train.io import write_json
 
 
 def _fake_run(run: grid.GridRun, test_top1: float, val_top1: float = 0.9, scores: dict | None = None) -> None:
@@ -111,3 +111,30 @@ def test_incomplete_runs_are_not_counted_and_not_skipped(tmp_path, monkeypatch) 
     called.clear()
     status = grid.run_grid("cfg.yaml", runs, log=lambda *_: None)
     assert called == [] and len(status["skipped"]) == 2
+
+
+def test_select_rows_keeps_file_order_and_rejects_unknown_names() -> None:
+    rows = [grid.Row("ce"), grid.Row("synonym", ["mc.enabled=true"]), grid.Row("all", ["mc.enabled=true"])]
+    assert [r.name for r in grid.select_rows(rows, ["all", "ce"])] == ["ce", "all"]
+    assert grid.select_rows(rows, None) == rows
+    with pytest.raises(ConfigError, match="'alll'"):
+        grid.select_rows(rows, ["alll"])
+
+
+def test_shipped_ablation_rows_are_the_paper_table5_switches() -> None:
+    from gspmc.train.config import CONFIG_DIR, load_config
+
+    rows = grid.load_rows(CONFIG_DIR / "rows" / "ablation.yaml")
+    terms = {}
+    for row in rows:
+        cfg = load_config("traduttore", row.overrides)
+        terms[row.name] = None if not cfg.mc.enabled else tuple(
+            cfg.mc.options["terms"][k] for k in ("global", "synonym", "parts"))
+    assert terms == {
+        "ce": None,
+        "synonym": (False, True, False),
+        "description": (True, False, False),
+        "multipart": (False, False, True),
+        "synonym+description": (True, True, False),
+        "all": (True, True, True),
+    }

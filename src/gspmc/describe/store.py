@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 
 from gspmc.describe.entry import PARTS
 from gspmc.errors import DataError
+from gspmc.io import write_text
 
 FORMAT = "gspmc-descriptions"
 VERSION = 1
@@ -133,28 +133,6 @@ def load_store(path: str | os.PathLike[str]) -> DescriptionStore:
     return DescriptionStore(path, header, records)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temp file in the same folder, fsync, ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        if path.exists():
-            mode = path.stat().st_mode & 0o777
-        else:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        os.chmod(tmp, mode)  # mkstemp makes 0600 files: keep the mode a plain open() would give
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 class StoreWriter:
     """Incremental, atomic writer. Opening an existing store keeps its records (resume)."""
 
@@ -203,4 +181,4 @@ class StoreWriter:
         self.header["updated"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         lines = [json.dumps(self.header, ensure_ascii=False)]
         lines += [json.dumps(d.to_json(), ensure_ascii=False) for d in self.records.values()]
-        write_atomic(self.path, "\n".join(lines) + "\n")
+        write_text(self.path, "\n".join(lines) + "\n")

@@ -21,8 +21,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from gspmc.errors import DataError
+from gspmc.io import write_bytes
 from gspmc.text.encoders import TextEncoder
 
 CACHE_FORMAT = "gspmc-embeddings"
@@ -138,25 +137,11 @@ def save_cache(path: str | PathLike[str], cache: EmbeddingCache) -> Path:
         meta=np.asarray(json.dumps(meta, sort_keys=True)),
     )
     try:
-        _atomic_write_bytes(path, buf.getvalue())
+        write_bytes(path, buf.getvalue())
     except OSError as err:
         raise DataError(path, f"cannot write the embedding cache ({err}); the previous file, if any, is "
                         "unchanged; choose another file with --out (mc.cache)") from err
     return path
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("grid", help="run a grid of rows x seeds x folds x streams; one results table")
     _config_args(p)
     p.add_argument("--rows", help="YAML list of {name, set: {key: value}} config variants")
+    p.add_argument("--only", nargs="+", metavar="ROW", help="run / tabulate only these rows of the rows file")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--folds", nargs="+", help="protocol folds (default: the config's fold)")
     p.add_argument("--streams", nargs="+", default=["joint"],
@@ -117,6 +118,7 @@ def run_demo(args: argparse.Namespace) -> int:
 def run_test(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from gspmc.io import write_json
     from gspmc.train.config import apply_override, config_from_dict
     from gspmc.train.datamodule import SkeletonDataModule
     from gspmc.train.evaluate import (
@@ -128,7 +130,6 @@ def run_test(args: argparse.Namespace) -> int:
         tune_fusion_weights,
     )
     from gspmc.train.fit import evaluate_checkpoint
-    from gspmc.train.io import write_json
 
     ckpts = [Path(c) for c in args.checkpoint]
     if args.weights and len(args.weights) != len(ckpts):
@@ -190,7 +191,7 @@ def run_grid(args: argparse.Namespace) -> int:
     from gspmc.train.config import load_config
 
     cfg = load_config(args.config, args.set)  # check the config (and overrides) before starting anything
-    rows = grid.load_rows(args.rows)
+    rows = grid.select_rows(grid.load_rows(args.rows), args.only)
     for row in rows:
         load_config(args.config, [*args.set, *row.overrides])
     folds = args.folds or [cfg.data.fold]

@@ -71,7 +71,7 @@ class TrainerConfig:
     """Run-time settings handed to ``lightning.Trainer``."""
 
     seed: int = 0  # seeds weights, augmentation and data order (seed_everything + workers)
-    precision: str = "32-true"  # e.g. "bf16-mixed" on a GPU
+    precision: str = "32-true"  # "auto" (bf16 where the hardware computes it natively), "bf16-mixed", ...
     accelerator: str = "auto"
     devices: str = "auto"  # "auto", a count ("2") or a list ("[0,1]")
     strategy: str = "auto"  # "ddp" for several GPUs

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from gspmc.errors import DataError
-from gspmc.train.io import atomic_write, write_json, write_npz
+from gspmc.io import atomic_write, write_json, write_npz
 
 FUSION_GRID = (0.0, 0.5, 1.0, 1.5, 2.0)  # candidate weights per stream when tuning on validation
 

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from gspmc.errors import ConfigError, DataError
+from gspmc.io import read_json, write_json, write_text
 from gspmc.train.config import Config, config_from_dict, config_to_dict, dump_config
-from gspmc.train.io import read_json, write_json, write_text
 
 RESULT_FILE = "result.json"
 # config keys that may change between a run and its resume: run-time settings, and optim.epochs
@@ -148,12 +148,13 @@ def fit(cfg: Config, out: str | os.PathLike[str], resume: str | os.PathLike[str]
     )
     last_cb = ModelCheckpoint(dirpath=out, filename="last", monitor=None, save_top_k=1,
                               enable_version_counter=False)
+    precision = resolve_precision(cfg.trainer.precision, cfg.trainer.accelerator)
     trainer = L.Trainer(
         max_epochs=cfg.optim.epochs,
         accelerator=cfg.trainer.accelerator,
         devices=_devices(cfg.trainer.devices),
         strategy=cfg.trainer.strategy,
-        precision=cfg.trainer.precision,
+        precision=precision,
         callbacks=[best_cb, last_cb],
         logger=CSVLogger(out, name="logs", version=""),
         default_root_dir=out,
@@ -180,6 +181,7 @@ def fit(cfg: Config, out: str | os.PathLike[str], resume: str | os.PathLike[str]
         "seed": cfg.trainer.seed,
         "profile": cfg.model.profile,
         "epochs": cfg.optim.epochs,
+        "precision": precision,
         "best_epoch": reports["test"]["epoch"],
         "best_checkpoint": str(best),
         "split_sizes": dm.split_info(),
@@ -193,6 +195,39 @@ def fit(cfg: Config, out: str | os.PathLike[str], resume: str | os.PathLike[str]
     }
     write_json(out / RESULT_FILE, result)
     return result
+
+
+def cpu_has_native_bf16(cpuinfo: str | os.PathLike[str] = "/proc/cpuinfo") -> bool:
+    """True when the CPU computes bfloat16 natively (AVX512-BF16 or AMX-BF16 in its flags; Linux only).
+
+    Without those instructions bf16 is emulated on the CPU and slower than float32.
+    """
+    try:
+        text = Path(cpuinfo).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    flags = set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.partition(":")[2].split())
+            break
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+def resolve_precision(precision: str, accelerator: str) -> str:
+    """The Lightning precision for ``trainer.precision``; ``"auto"`` picks by hardware.
+
+    ``auto``: bf16 mixed precision where the device computes bf16 natively (a CUDA GPU that supports it;
+    a CPU with AVX512-BF16 / AMX, where it is ~2.4x faster than float32 for the cpu-small model, see
+    docs/benchmarks.md), otherwise full float32. Weights stay float32 either way and evaluation runs in
+    float32. Any other value is passed to Lightning unchanged.
+    """
+    if precision != "auto":
+        return precision
+    on_gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
+    if on_gpu:
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+    return "bf16-mixed" if cpu_has_native_bf16() else "32-true"
 
 
 def read_result(out: str | os.PathLike[str]) -> dict[str, Any] | None:

@@ -34,10 +34,10 @@ import numpy as np
 import yaml
 
 from gspmc.errors import ConfigError
+from gspmc.io import write_json, write_text
 from gspmc.train.config import STREAMS
 from gspmc.train.evaluate import align_scores, fuse_scores, load_scores, topk_accuracy, tune_fusion_weights
 from gspmc.train.fit import read_result
-from gspmc.train.io import write_json, write_text
 
 
 @dataclass
@@ -91,6 +91,17 @@ def load_rows(path: str | os.PathLike[str] | None) -> list[Row]:
     if len(set(names)) != len(names):
         raise ConfigError(f"{path}: duplicate row names")
     return rows
+
+
+def select_rows(rows: list[Row], names: list[str] | None) -> list[Row]:
+    """The rows named in ``names`` (in the rows file's order); None: all rows."""
+    if not names:
+        return rows
+    known = [r.name for r in rows]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ConfigError(f"--only: no row named {', '.join(map(repr, unknown))} (rows: {', '.join(known)})")
+    return [r for r in rows if r.name in names]
 
 
 def plan_grid(rows: list[Row], seeds: list[int], folds: list[str], streams: list[str], out: Path,

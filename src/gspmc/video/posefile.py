@@ -23,7 +23,7 @@ from typing import BinaryIO
 import numpy as np
 
 from gspmc.errors import DataError
-from gspmc.train.io import atomic_write  # one atomic-write helper for the project
+from gspmc.io import atomic_write  # one atomic-write helper for the project
 from gspmc.video.holistic import COMPONENTS, LAYOUT, NUM_POINTS, HolisticClip
 
 FORMATS = ("pose", "npz")

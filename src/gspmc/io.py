@@ -1,4 +1,5 @@
-"""Atomic file writes for everything gspmc.train produces (reports, score files, tables, configs).
+"""Atomic file writes for everything gspmc produces (reports, score files, tables, configs, description
+stores, embedding caches, pose files): the one place this is implemented.
 
 A file either appears complete or not at all: we write a temporary file in the same folder, flush
 it to disk and ``os.replace`` it over the target. A run killed mid-write leaves the previous
@@ -24,7 +25,8 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file ordinary permissions
+        # mkstemp creates 0600: keep the mode of the file being replaced, else what open() would give
+        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -34,6 +36,11 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Atomically write bytes."""
+    return atomic_write(path, lambda f: f.write(data))
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> Path:
