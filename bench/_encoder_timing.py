@@ -74,13 +74,18 @@ def interleaved_medians(
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
-def train_step_fn(model: CTRGCN, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
-    """One forward + backward + SGD (Nesterov) step on a fixed batch."""
+def train_step_fn(
+    model: CTRGCN, x: torch.Tensor, y: torch.Tensor, autocast_dtype: torch.dtype | None = None
+) -> Callable[[], None]:
+    """One forward + backward + SGD (Nesterov) step on a fixed batch; forward under autocast to
+    ``autocast_dtype`` (mixed precision, weights stay float32) when given."""
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, nesterov=True)
     model.train()
+    device = x.device.type
 
     def step() -> None:
-        loss = torch.nn.functional.cross_entropy(model(x), y)
+        with torch.autocast(device, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
+            loss = torch.nn.functional.cross_entropy(model(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -88,12 +93,15 @@ def train_step_fn(model: CTRGCN, x: torch.Tensor, y: torch.Tensor) -> Callable[[
     return step
 
 
-def infer_fn(model: CTRGCN, x: torch.Tensor) -> Callable[[], None]:
-    """One eval-mode forward pass without autograd."""
+def infer_fn(model: CTRGCN, x: torch.Tensor, autocast_dtype: torch.dtype | None = None) -> Callable[[], None]:
+    """One eval-mode forward pass without autograd (under autocast to ``autocast_dtype`` when given)."""
     model.eval()
+    device = x.device.type
 
     def run() -> None:
-        with torch.inference_mode():
+        with torch.inference_mode(), torch.autocast(
+            device, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None
+        ):
             model(x)
 
     return run

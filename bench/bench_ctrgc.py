@@ -7,6 +7,7 @@ ratio is robust to the load other jobs put on a shared machine. Absolute times a
     python bench/bench_ctrgc.py --quick            # V in {27, 75, 87}, T=20
     python bench/bench_ctrgc.py                    # V in {27, 75, 87, 133}, T in {20, 64} (slow)
     python bench/bench_ctrgc.py --threads 2 --json out.json
+    python bench/bench_ctrgc.py --quick --precisions fp32 bf16   # + bf16 autocast, ratios vs the fp32 reference
 """
 
 from __future__ import annotations
@@ -23,31 +24,44 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _encoder_timing import infer_fn, interleaved_medians, machine_info, make_model, train_step_fn  # noqa: E402
 from gspmc.models import get_profile  # noqa: E402
 
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
 
-def bench_case(v: int, t: int, batch: int, infer_batches: list[int], repeats: int, impls: list[str]) -> dict:
-    """Times for one (V, T): train step at ``batch`` and inference at each of ``infer_batches``."""
+
+def _variant(impl: str, prec: str) -> str:
+    """Result-key suffix of one (implementation, precision): "fast", "reference", "fast_bf16", ..."""
+    return impl if prec == "fp32" else f"{impl}_{prec}"
+
+
+def bench_case(v: int, t: int, batch: int, infer_batches: list[int], repeats: int, impls: list[str],
+               precisions: list[str] = ("fp32",)) -> dict:
+    """Times for one (V, T): train step at ``batch`` and inference at each of ``infer_batches``, for every
+    implementation x precision (bf16 = autocast mixed precision, weights float32)."""
     cfg = get_profile("full")
     models = {impl: make_model(dataclasses.replace(cfg, ctrgc=impl), v) for impl in impls}
     if "reference" in models and "fast" in models:
         models["reference"].load_state_dict(models["fast"].state_dict())
+    variants = {_variant(i, p): (models[i], PRECISIONS[p]) for i in impls for p in precisions}
     gen = torch.Generator().manual_seed(0)
     row: dict = {"V": v, "T": t, "train_batch": batch}
     x = torch.randn(batch, 3, t, v, generator=gen)
     y = torch.randint(0, 100, (batch,), generator=gen)
-    times = interleaved_medians({impl: train_step_fn(m, x, y) for impl, m in models.items()}, repeats)
-    for impl, sec in times.items():
-        row[f"train_s_{impl}"] = sec
+    times = interleaved_medians({k: train_step_fn(m, x, y, dt) for k, (m, dt) in variants.items()}, repeats)
+    for k, sec in times.items():
+        row[f"train_s_{k}"] = sec
     for b in infer_batches:
         xb = torch.randn(b, 3, t, v, generator=gen)
-        times = interleaved_medians({impl: infer_fn(m, xb) for impl, m in models.items()}, repeats)
-        for impl, sec in times.items():
-            row[f"infer{b}_ms_per_clip_{impl}"] = 1e3 * sec / b
-    if "reference" in models and "fast" in models:
-        row["train_ratio_ref_over_fast"] = row["train_s_reference"] / row["train_s_fast"]
-        for b in infer_batches:
-            row[f"infer{b}_ratio_ref_over_fast"] = (
-                row[f"infer{b}_ms_per_clip_reference"] / row[f"infer{b}_ms_per_clip_fast"]
-            )
+        times = interleaved_medians({k: infer_fn(m, xb, dt) for k, (m, dt) in variants.items()}, repeats)
+        for k, sec in times.items():
+            row[f"infer{b}_ms_per_clip_{k}"] = 1e3 * sec / b
+    if "reference" in models:
+        for k in variants:
+            if k == "reference":
+                continue
+            row[f"train_ratio_ref_over_{k}"] = row["train_s_reference"] / row[f"train_s_{k}"]
+            for b in infer_batches:
+                row[f"infer{b}_ratio_ref_over_{k}"] = (
+                    row[f"infer{b}_ms_per_clip_reference"] / row[f"infer{b}_ms_per_clip_{k}"]
+                )
     return row
 
 
@@ -61,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1, help="intra-op threads (1: see docs/benchmarks.md)")
     ap.add_argument("--impls", nargs="+", default=["reference", "fast"], choices=["reference", "fast"])
+    ap.add_argument("--precisions", nargs="+", default=["fp32"], choices=sorted(PRECISIONS),
+                    help="fp32 and/or bf16 (autocast mixed precision; fast on CPUs with AVX512-BF16 / AMX)")
     ap.add_argument("--json", type=Path, default=None, help="also write the rows here")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -70,42 +86,38 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for t in frames:
         for v in joints:
-            row = bench_case(v, t, args.batch, args.infer_batches, args.repeats, args.impls)
+            row = bench_case(v, t, args.batch, args.infer_batches, args.repeats, args.impls, args.precisions)
             rows.append(row)
             print(
                 json.dumps({k: round(x, 4) if isinstance(x, float) else x for k, x in row.items()}),
                 flush=True,
             )
-    # markdown table
+    # markdown table: one line per (V, T, variant), ratios against the fp32 reference of the same row
     print()
     ib = args.infer_batches
-    head = ["V", "T", f"train b{args.batch} ref s", "fast s", "ratio"]
+    variants = [_variant(i, p) for i in args.impls for p in args.precisions]
+    head = ["V", "T", "variant", f"train b{args.batch} s", "ref/variant"]
     for b in ib:
-        head += [f"infer b{b} ref ms/clip", "fast", "ratio"]
+        head += [f"infer b{b} ms/clip", "ref/variant"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
+    nan = float("nan")
     for r in rows:
-        cells = [str(r["V"]), str(r["T"])]
-        cells += [
-            f"{r.get('train_s_reference', float('nan')):.2f}",
-            f"{r.get('train_s_fast', float('nan')):.2f}",
-        ]
-        cells += [f"{r.get('train_ratio_ref_over_fast', float('nan')):.1f}x"]
-        for b in ib:
-            cells += [
-                f"{r.get(f'infer{b}_ms_per_clip_reference', float('nan')):.1f}",
-                f"{r.get(f'infer{b}_ms_per_clip_fast', float('nan')):.1f}",
-                f"{r.get(f'infer{b}_ratio_ref_over_fast', float('nan')):.1f}x",
-            ]
-        print("| " + " | ".join(cells) + " |")
-    by_t: dict[int, dict[int, float]] = {}
-    for r in rows:
-        if "train_s_fast" in r:
-            by_t.setdefault(r["T"], {})[r["V"]] = r["train_s_fast"]
-    for t, d in by_t.items():
-        for v in sorted(d):
-            if 27 in d and v != 27:
-                print(f"fast train step, T={t}: V={v} costs {d[v] / d[27]:.2f}x V=27")
+        for k in variants:
+            ratio = r.get(f"train_ratio_ref_over_{k}", 1.0 if k == "reference" else nan)
+            cells = [str(r["V"]), str(r["T"]), k, f"{r[f'train_s_{k}']:.2f}", f"{ratio:.1f}x"]
+            for b in ib:
+                ratio_b = r.get(f"infer{b}_ratio_ref_over_{k}", 1.0 if k == "reference" else nan)
+                cells += [f"{r[f'infer{b}_ms_per_clip_{k}']:.1f}", f"{ratio_b:.1f}x"]
+            print("| " + " | ".join(cells) + " |")
+    for k in variants:
+        by_t: dict[int, dict[int, float]] = {}
+        for r in rows:
+            by_t.setdefault(r["T"], {})[r["V"]] = r[f"train_s_{k}"]
+        for t, d in by_t.items():
+            for v in sorted(d):
+                if 27 in d and v != 27:
+                    print(f"{k} train step, T={t}: V={v} costs {d[v] / d[27]:.2f}x V=27")
     if args.json:
         tmp = args.json.with_suffix(".tmp")
         tmp.write_text(json.dumps(rows, indent=1))

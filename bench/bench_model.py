@@ -8,6 +8,7 @@ using the real layouts' graphs (gspmc.pose). Warm-up, then the median of repeats
 
     python bench/bench_model.py                     # all shapes, both profiles
     python bench/bench_model.py --profiles cpu-small --shapes 55x20
+    python bench/bench_model.py --precision bf16    # autocast bf16 (CPUs with AVX512-BF16 / AMX)
 """
 
 from __future__ import annotations
@@ -35,9 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--classes", type=int, default=33)
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
+                    help="bf16: autocast mixed precision (what `trainer.precision: auto` picks on CPUs with AVX512-BF16)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    dtype = torch.bfloat16 if args.precision == "bf16" else None
     print(f"# {machine_info()}; command: {' '.join(sys.argv)}", flush=True)
     rows = []
     gen = torch.Generator().manual_seed(0)
@@ -51,27 +55,28 @@ def main(argv: list[str] | None = None) -> int:
                 "V": v,
                 "T": t,
                 "layout": LAYOUTS[v],
+                "precision": args.precision,
                 "params": count_parameters(model),
                 "gflops_per_clip": flops_per_clip(model, v, t) / 1e9,
             }
             x = torch.randn(args.batch, 3, t, v, generator=gen)
             y = torch.randint(0, args.classes, (args.batch,), generator=gen)
-            row["train_clips_per_s"] = args.batch / median_time(train_step_fn(model, x, y), args.repeats)
+            row["train_clips_per_s"] = args.batch / median_time(train_step_fn(model, x, y, dtype), args.repeats)
             for b in args.infer_batches:
                 xb = torch.randn(b, 3, t, v, generator=gen)
-                row[f"infer{b}_ms_per_clip"] = 1e3 * median_time(infer_fn(model, xb), args.repeats) / b
+                row[f"infer{b}_ms_per_clip"] = 1e3 * median_time(infer_fn(model, xb, dtype), args.repeats) / b
             rows.append(row)
             print(
                 json.dumps({k: round(x, 3) if isinstance(x, float) else x for k, x in row.items()}),
                 flush=True,
             )
     print()
-    head = ["profile", "layout (V)", "T", "params", "GFLOPs/clip", f"train clips/s (b{args.batch})"]
+    head = ["profile", "precision", "layout (V)", "T", "params", "GFLOPs/clip", f"train clips/s (b{args.batch})"]
     head += [f"infer ms/clip b{b}" for b in args.infer_batches]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for r in rows:
-        cells = [r["profile"], f"{r['layout']} ({r['V']})", str(r["T"]), f"{r['params'] / 1e6:.2f} M"]
+        cells = [r["profile"], r["precision"], f"{r['layout']} ({r['V']})", str(r["T"]), f"{r['params'] / 1e6:.2f} M"]
         cells += [f"{r['gflops_per_clip']:.2f}", f"{r['train_clips_per_s']:.1f}"]
         cells += [f"{r[f'infer{b}_ms_per_clip']:.1f}" for b in args.infer_batches]
         print("| " + " | ".join(cells) + " |")
