@@ -33,10 +33,10 @@ def _variant(impl: str, prec: str) -> str:
 
 
 def bench_case(v: int, t: int, batch: int, infer_batches: list[int], repeats: int, impls: list[str],
-               precisions: list[str] = ("fp32",)) -> dict:
+               precisions: list[str] = ("fp32",), profile: str = "full") -> dict:
     """Times for one (V, T): train step at ``batch`` and inference at each of ``infer_batches``, for every
     implementation x precision (bf16 = autocast mixed precision, weights float32)."""
-    cfg = get_profile("full")
+    cfg = get_profile(profile)
     models = {impl: make_model(dataclasses.replace(cfg, ctrgc=impl), v) for impl in impls}
     if "reference" in models and "fast" in models:
         models["reference"].load_state_dict(models["fast"].state_dict())
@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1, help="intra-op threads (1: see docs/benchmarks.md)")
     ap.add_argument("--impls", nargs="+", default=["reference", "fast"], choices=["reference", "fast"])
+    ap.add_argument("--profile", default="full", help="model profile (full = paper size, cpu-small)")
     ap.add_argument("--precisions", nargs="+", default=["fp32"], choices=sorted(PRECISIONS),
                     help="fp32 and/or bf16 (autocast mixed precision; fast on CPUs with AVX512-BF16 / AMX)")
     ap.add_argument("--json", type=Path, default=None, help="also write the rows here")
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for t in frames:
         for v in joints:
-            row = bench_case(v, t, args.batch, args.infer_batches, args.repeats, args.impls, args.precisions)
+            row = bench_case(v, t, args.batch, args.infer_batches, args.repeats, args.impls, args.precisions, args.profile)
             rows.append(row)
             print(
                 json.dumps({k: round(x, 4) if isinstance(x, float) else x for k, x in row.items()}),

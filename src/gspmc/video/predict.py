@@ -231,8 +231,11 @@ class Predictor:
         return fuse(per_model, self.weights)[0]
 
     def top_k(self, probs: np.ndarray, k: int) -> tuple[list[str], list[float]]:
+        """The k most probable glosses and their probabilities. Probabilities equal up to rounding
+        (1e-9) are ties, broken by class order, so the ranking does not depend on the last bits of
+        the softmax / fusion arithmetic."""
         k = max(1, min(int(k), len(self.classes)))
-        order = np.argsort(-probs, kind="stable")[:k]
+        order = np.lexsort((np.arange(len(probs)), -np.round(np.asarray(probs, np.float64), 9)))[:k]
         return [self.classes[i] for i in order], [float(probs[i]) for i in order]
 
     def predict_clip(self, clip: HolisticClip, name: str, k: int = 5) -> Prediction:
