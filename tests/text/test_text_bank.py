@@ -78,3 +78,19 @@ def test_match_classes_rules():
     assert renamed == {"A b": "a_b"}
     with pytest.raises(ConfigError, match="duplicate"):
         match_classes(["a", "a"], ["a"])
+
+
+def test_cross_class_similarity_hand_computed():
+    from gspmc.text.bank import KindBank
+
+    s = 1 / np.sqrt(2)
+    emb = np.array([[1, 0, 0], [s, s, 0], [1, 0, 0], [0, 0, 1]], np.float32)  # rows L2-normalised
+    kb = KindBank(emb, np.array([0, 0, 1, 2]), ("a0", "a1", "b0", "c0"))
+    mean, pairs = kb.cross_class_similarity(threshold=0.9)
+    # different-class pairs (unordered): a0-b0 1, a0-c0 0, a1-b0 s, a1-c0 0, b0-c0 0
+    assert mean == pytest.approx((1 + 0 + s + 0 + 0) / 5)
+    assert pairs == [(0, 1, pytest.approx(1.0))]
+    assert kb.cross_class_similarity(threshold=0.5)[1] == [(0, 1, pytest.approx(1.0))]  # best pair per classes
+    one = KindBank(emb[:2], np.array([0, 0]), ("a0", "a1"))
+    m1, p1 = one.cross_class_similarity()
+    assert m1 != m1 and p1 == []  # nan: a single class has no cross-class pairs

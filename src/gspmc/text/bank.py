@@ -43,6 +43,27 @@ class KindBank:
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
+    def cross_class_similarity(self, threshold: float = 0.9) -> tuple[float, list[tuple[int, int, float]]]:
+        """How far apart the texts of different classes are, in the encoder's space.
+
+        Returns the mean cosine similarity over pairs of texts of different classes (nan with fewer
+        than two classes) and the class pairs (i, j, max cosine), i < j, that have a text pair at or
+        above ``threshold``, most similar first. Near-identical texts for different signs are
+        contradictory targets for the contrastive loss (Eq. 9 calls one a positive, the other a
+        negative), so they are worth fixing in the store.
+        """
+        e = self.embeddings.astype(np.float64)  # (M, d), rows L2-normalised
+        sim = e @ e.T  # (M, M)
+        diff = self.labels[:, None] != self.labels[None, :]  # (M, M)
+        if not diff.any():
+            return float("nan"), []
+        best: dict[tuple[int, int], float] = {}
+        for a, b in zip(*np.nonzero(diff & (sim >= threshold)), strict=True):
+            i, j = sorted((int(self.labels[a]), int(self.labels[b])))
+            best[(i, j)] = max(best.get((i, j), -1.0), float(sim[a, b]))
+        pairs = sorted(((i, j, v) for (i, j), v in best.items()), key=lambda p: -p[2])
+        return float(sim[diff].mean()), pairs
+
 
 @dataclass(frozen=True)
 class TextBank:
@@ -70,6 +91,12 @@ class TextBank:
             lacking = self.classes_without(kind)
             lines.append(f"  {kind}: {len(kb)} texts" + (f"; no text for {len(lacking)} classes: {_short(lacking)}"
                                                           if lacking else ""))
+        for kind, kb in self.kinds.items():
+            mean_sim, close = kb.cross_class_similarity()
+            if mean_sim == mean_sim:  # not nan
+                example = ", ".join(f"{self.classes[i]!r}~{self.classes[j]!r} {v:.2f}" for i, j, v in close[:3])
+                lines.append(f"  {kind}: mean cosine between texts of different classes {mean_sim:.2f}; "
+                             f"{len(close)} class pairs have texts with cosine >= 0.9" + (f" ({example})" if close else ""))
         if self.missing_classes:
             lines.append(f"  classes not in the store: {_short(self.missing_classes)}")
         if self.failed_classes:
