@@ -218,8 +218,8 @@ def resolve_precision(precision: str, accelerator: str) -> str:
     """The Lightning precision for ``trainer.precision``; ``"auto"`` picks by hardware.
 
     ``auto``: bf16 mixed precision where the device computes bf16 natively (a CUDA GPU that supports it;
-    a CPU with AVX512-BF16 / AMX, where it is ~2.4x faster than float32 for the cpu-small model, see
-    docs/benchmarks.md), otherwise full float32. Weights stay float32 either way and evaluation runs in
+    a CPU with AVX512-BF16 / AMX, where it trained the cpu-small model 1.5-2.4x faster than float32,
+    see docs/training.md), otherwise full float32. Weights stay float32 either way and evaluation runs in
     float32. Any other value is passed to Lightning unchanged.
     """
     if precision != "auto":
