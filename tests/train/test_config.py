@@ -88,3 +88,15 @@ def test_round_trip_and_shipped_configs() -> None:
     assert slr.input.window == 64 and slr.input.layout == "gspmc-87" and slr.model.profile == "full"
     autsl = load_config("autsl")
     assert (autsl.optim.batch_size, autsl.optim.lr, autsl.optim.weight_decay) == (80, 0.04, 4e-4)
+
+
+def test_traduttore_gspmc_is_one_switch() -> None:
+    """`--set mc.enabled=true` alone turns the shipped config into full GSP-MC (all terms, shipped store)."""
+    from gspmc.losses.objective import MCOptions
+
+    assert not load_config("traduttore").mc.enabled
+    cfg = load_config("traduttore", ["mc.enabled=true"])
+    opts = MCOptions.from_dict(cfg.mc.options)
+    assert cfg.mc.enabled and cfg.mc.alpha == 0.5 and opts.tau == 0.1
+    assert opts.store == "descriptions/traduttore_asl33.jsonl" and all(opts.terms.values())
+    assert (CONFIG_DIR.parent / opts.store).is_file()
