@@ -74,6 +74,11 @@ def interleaved_medians(
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
+def _autocast(device: str, dtype: torch.dtype | None) -> torch.autocast:
+    """Autocast to ``dtype`` on ``device``, or a disabled autocast when ``dtype`` is None."""
+    return torch.autocast(device, dtype=dtype or torch.float32, enabled=dtype is not None)
+
+
 def train_step_fn(
     model: CTRGCN, x: torch.Tensor, y: torch.Tensor, autocast_dtype: torch.dtype | None = None
 ) -> Callable[[], None]:
@@ -84,7 +89,7 @@ def train_step_fn(
     device = x.device.type
 
     def step() -> None:
-        with torch.autocast(device, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
+        with _autocast(device, autocast_dtype):
             loss = torch.nn.functional.cross_entropy(model(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -99,9 +104,7 @@ def infer_fn(model: CTRGCN, x: torch.Tensor, autocast_dtype: torch.dtype | None 
     device = x.device.type
 
     def run() -> None:
-        with torch.inference_mode(), torch.autocast(
-            device, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None
-        ):
+        with torch.inference_mode(), _autocast(device, autocast_dtype):
             model(x)
 
     return run

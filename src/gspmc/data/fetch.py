@@ -38,6 +38,7 @@ from gspmc.data.readers.mp_data import read_mp_data_arrays
 from gspmc.data.readers.npz import read_mp_npz
 from gspmc.data.registry import traduttore_path
 from gspmc.errors import DataError, GspmcError
+from gspmc.io import write_npz
 from gspmc.paths import cache_dir
 
 DEFAULT_SOURCE = "https://github.com/traduttore/traduttore-model"
@@ -185,19 +186,12 @@ def _is_git_repo(path: Path) -> bool:
 # Packing
 # ------------------------------------------------------------------------------------------------
 def write_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """``np.savez_compressed`` to a temp file next to ``path``, then rename (never a half file)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """Compressed ``.npz`` written atomically (``gspmc.io.write_npz``); a failure names the file."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tmp.open("wb") as fh:
-            np.savez_compressed(fh, **arrays)
-        os.replace(tmp, path)
+        write_npz(path, **arrays)
     except OSError as err:
         raise GspmcError(f"cannot write {path}: {err.strerror or err}; pass --out, or set GSPMC_DATA to a "
                          "writable folder") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def pack(
