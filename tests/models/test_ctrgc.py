@@ -21,6 +21,7 @@ def _random_layer(c_in: int, c_out: int, v: int, dtype: torch.dtype, gen: torch.
 
 
 def _rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
+    a, b = a.detach(), b.detach()
     return float((a - b).abs().max() / b.abs().max().clamp_min(1e-30))
 
 
@@ -51,14 +52,23 @@ def test_fast_matches_reference_outputs_and_gradients(v, t, c_in, c_out, dtype, 
         assert _rel_err(gp_fast[name], gp_ref[name]) < tol, name
 
 
-def test_fast_matches_reference_with_small_channel_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Force blocks of 3 output channels (not dividing C_out=16) so the blocked loop and its
-    per-block gradient accumulation are exercised."""
+# chunk budgets (bytes, float64) that force each shape of the chunked loop at V=10, C_out=16
+_CHUNKINGS = {
+    "one sample, channel blocks of 3": 8 * 3 * 10 * 10,  # blocks 3,3,3,3,3,1: do not divide C_out
+    "two samples, all channels": 8 * 2 * 16 * 10 * 10,  # chunks of 2 of N=5: the last one is short
+}
+
+
+@pytest.mark.parametrize("budget", list(_CHUNKINGS.values()), ids=list(_CHUNKINGS))
+def test_fast_matches_reference_in_every_chunking(budget: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chunked loop (and its per-chunk gradient accumulation) gives the reference's outputs and
+    gradients whichever way the batch is cut."""
     import gspmc.models.ctrgc as ctrgc_module
 
-    v, n = 10, 2
-    monkeypatch.setattr(ctrgc_module, "CPU_CHUNK_ELEMENTS", 3 * n * v * v)
-    assert ctrgc_module._channel_block(16, n, v, torch.device("cpu")) == 3
+    v, n = 10, 5
+    monkeypatch.setattr(ctrgc_module, "CPU_CHUNK_BYTES", {8: budget})
+    samples, blocks = ctrgc_module._plan(n, 16, v, torch.float64, torch.device("cpu"))
+    assert len(samples) > 1 and (len(blocks) > 1 or samples[0] != (0, 1))
     gen = torch.Generator().manual_seed(11)
     layer = _random_layer(8, 16, v, torch.float64, gen)
     x = torch.randn(n, 8, 6, v, generator=gen, dtype=torch.float64)
@@ -71,6 +81,38 @@ def test_fast_matches_reference_with_small_channel_blocks(monkeypatch: pytest.Mo
         grads.append([y.detach(), xi.grad] + [p.grad.clone() for p in layer.parameters()])
     for a, b in zip(grads[1], grads[0], strict=True):
         assert _rel_err(a, b) < 1e-10
+
+
+def test_plan_shapes() -> None:
+    """Chunks cover the batch exactly once; a GPU gets the whole batch as one chunk."""
+    import gspmc.models.ctrgc as ctrgc_module
+
+    for n, c, v in [(32, 64, 75), (32, 256, 75), (7, 16, 27), (1, 8, 3)]:
+        samples, blocks = ctrgc_module._plan(n, c, v, torch.float32, torch.device("cpu"))
+        assert [i for s0, s1 in samples for i in range(s0, s1)] == list(range(n))
+        assert [i for c0, c1 in blocks for i in range(c0, c1)] == list(range(c))
+        assert len(blocks) == 1 or all(s1 - s0 == 1 for s0, s1 in samples)
+    assert ctrgc_module._plan(120, 256, 87, torch.bfloat16, torch.device("cuda")) == ([(0, 120)], [(0, 256)])
+
+
+def test_fast_under_bf16_autocast_is_close_and_keeps_float32_gradients() -> None:
+    """Under CPU autocast the fast layer computes in bf16 (output bf16) and is within bf16 rounding of
+    the float32 reference; parameter gradients come back in float32."""
+    gen = torch.Generator().manual_seed(5)
+    layer = _random_layer(16, 24, 27, torch.float32, gen)
+    x = torch.randn(4, 16, 8, 27, generator=gen)
+    ref = ctrgc_reference(x, layer.params())
+    ref.square().sum().backward()
+    ref_grads = {n: p.grad.clone() for n, p in layer.named_parameters()}
+    layer.zero_grad()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = ctrgc_fast(x, layer.params())
+    assert y.dtype == torch.bfloat16
+    assert _rel_err(y.float(), ref) < 2e-2
+    y.float().square().sum().backward()
+    for name, p in layer.named_parameters():
+        assert p.grad.dtype == torch.float32, name
+        assert _rel_err(p.grad, ref_grads[name]) < 2e-2, name
 
 
 def test_reference_matches_hand_computed_case() -> None:

@@ -81,89 +81,152 @@ def ctrgc_reference(x: Tensor, p: CTRGCParams) -> Tensor:
     return out
 
 
-# Per block of output channels, the (block, N, V, V) refined maps are built, used and dropped; this many
-# elements (~8 MiB in float32) keeps them cache-resident on CPU. On GPU all channels form one block.
-CPU_CHUNK_ELEMENTS = 1 << 21
+# Work is done per chunk of the batch small enough to stay in the CPU caches: several whole samples when
+# one sample's (C_out, V, V) refined maps fit, else one sample and a block of output channels. Bytes per
+# chunk by element size, tuned on a 2-core Xeon with AMX (2 MiB L2 per core; bench/bench_ctrgc.py):
+# float32/float64 4 MiB, bf16/fp16 8 MiB (their GEMMs favour larger tiles). On GPU the batch is one chunk.
+CPU_CHUNK_BYTES = {8: 1 << 22, 4: 1 << 22, 2: 1 << 23}
 
 
-def _channel_block(c_out: int, n: int, v: int, device: torch.device) -> int:
-    if device.type != "cpu" or torch.jit.is_tracing():
-        return c_out
-    return max(1, min(c_out, CPU_CHUNK_ELEMENTS // max(1, n * v * v)))
+def _plan(n: int, c: int, v: int, dtype: torch.dtype, device: torch.device) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Sample ranges and output-channel blocks of the chunked loop.
 
-
-def _aggregate_forward(m: Tensor, x3: Tensor, w_c: Tensor, shift: Tensor, block: int) -> Tensor:
-    """Channel-wise aggregation with the refined topologies built on the fly, channel block by block.
-
-    Args:
-        m: (K, R, N, V, V) correlation maps tanh(x1_u - x2_v).
-        x3: (K, C, N, T, V) transformed features.
-        w_c: (K, C, R) alpha * xi weight.
-        shift: (K, C, V*V) alpha * xi bias + A_k.
-        block: output channels per block.
-
-    Returns:
-        (C, N, T, V): sum_k sum_v (shift_k + w_c,k M_k)[c, n, u, v] * x3_k[c, n, t, v].
+    Either several samples with all channels (then every slice below is a view), or one sample with
+    channel blocks; never both, so no slice needs a copy.
     """
-    k_sub, r, n, v, _ = m.shape
-    c, t = x3.shape[1], x3.shape[3]
-    outs = []
-    for c0 in range(0, c, block):
-        cb = min(block, c - c0)
-        out: Tensor | None = None
+    if device.type != "cpu":
+        return [(0, n)], [(0, c)]
+    size = torch.empty((), dtype=dtype).element_size()
+    elems = CPU_CHUNK_BYTES.get(size, 1 << 22) // size  # elements of refined maps per chunk
+    per_sample = c * v * v
+    if per_sample <= elems:
+        nb = max(1, elems // per_sample)
+        return [(i, min(n, i + nb)) for i in range(0, n, nb)], [(0, c)]
+    cb = max(1, elems // (v * v))
+    return [(i, i + 1) for i in range(n)], [(c0, min(c, c0 + cb)) for c0 in range(0, c, cb)]
+
+
+def _left(w: Tensor, mats: Tensor) -> Tensor:
+    """w (P, Q) @ mats (nb, Q, S) -> (nb, P, S); a plain GEMM for one matrix (matmul's 2-D x 3-D
+    broadcast copies its operands, which cost more than the product here)."""
+    if mats.shape[0] == 1:
+        return torch.mm(w, mats[0]).unsqueeze(0)
+    return torch.bmm(w.unsqueeze(0).expand(mats.shape[0], *w.shape), mats)
+
+
+class _FusedCTRGC(torch.autograd.Function):
+    """The CTR-GC layer after the correlation vectors, with a hand-written backward (see :func:`ctrgc_fast`).
+
+    Inputs (compute dtype ``x.dtype`` for the big tensors; the small parameters in their own dtype):
+        x: (N, C_in, T, V); a, b: (K, N, R, V) correlation vectors phi(mean_T x), psi(mean_T x);
+        wd: (K, C, C_in), bd: (K, C) feature transformation T_k; w_aug: (K, C, R+1) = [alpha W_c | alpha b_c];
+        adj: (K, V, V) shared topologies A_k.
+    Output: (N, C, T, V).
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, a: Tensor, b: Tensor, wd: Tensor, bd: Tensor, w_aug: Tensor, adj: Tensor) -> Tensor:  # type: ignore[override]
+        n, c_in, t, v = x.shape
+        k_sub, c, r1 = w_aug.shape
+        r = r1 - 1
+        dt, dev = x.dtype, x.device
+        wd_, bd_, w_, adj_ = wd.to(dt), bd.to(dt), w_aug.to(dt), adj.to(dt)
+        xf = x.reshape(n, c_in, t * v)  # (N, C_in, T*V)
+        # feature transformation, all samples at once: x3[k, n] = W_d,k x[n] + b_d,k
+        x3 = torch.empty(k_sub, n, c, t * v, dtype=dt, device=dev)  # (K, N, C, T*V)
         for k in range(k_sub):
-            refined = torch.mm(w_c[k, c0 : c0 + cb], m[k].reshape(r, n * v * v))  # (cb, N*V*V)
-            refined = (refined.reshape(cb, n, v * v) + shift[k, c0 : c0 + cb].unsqueeze(1)).reshape(
-                cb * n, v, v
-            )  # (cb*N, U, V)
-            xk = x3[k, c0 : c0 + cb].reshape(cb * n, t, v)  # (cb*N, T, V)
-            if out is None:
-                out = torch.bmm(xk, refined.transpose(1, 2))  # (cb*N, T, U)
+            torch.bmm(wd_[k].expand(n, c, c_in), xf, out=x3[k])
+        x3.add_(bd_.view(k_sub, 1, c, 1))
+        # shared topology part as K large GEMMs over all (n, c, t) rows: out = sum_k x3_k A_k^T
+        out = torch.empty(n, c, t, v, dtype=dt, device=dev)  # (N, C, T, U)
+        o2 = out.view(n * c * t, v)
+        for k in range(k_sub):
+            xk2 = x3[k].view(n * c * t, v)
+            if k == 0:
+                torch.mm(xk2, adj_[k].t(), out=o2)
             else:
-                out = torch.baddbmm(out, xk, refined.transpose(1, 2))  # (cb*N, T, U)
-        assert out is not None
-        outs.append(out.reshape(cb, n, t, v))  # (cb, N, T, V)
-    return outs[0] if len(outs) == 1 else torch.cat(outs, 0)
-
-
-class _Aggregate(torch.autograd.Function):
-    """:func:`_aggregate_forward` with a backward that rebuilds the refined maps block by block,
-    so neither pass stores (K, C, N, V, V) tensors."""
-
-    @staticmethod
-    def forward(ctx, m: Tensor, x3: Tensor, w_c: Tensor, shift: Tensor, block: int) -> Tensor:  # type: ignore[override]
-        ctx.save_for_backward(m, x3, w_c, shift)
-        ctx.block = block
-        return _aggregate_forward(m, x3, w_c, shift, block)
-
-    @staticmethod
-    def backward(ctx, grad_out: Tensor):  # type: ignore[override]
-        m, x3, w_c, shift = ctx.saved_tensors
-        block = ctx.block
-        k_sub, r, n, v, _ = m.shape
-        c, t = x3.shape[1], x3.shape[3]
-        grad_out = grad_out.contiguous()  # (C, N, T, U)
-        grad_m = torch.zeros_like(m, memory_format=torch.contiguous_format)  # (K, R, N, V, V)
-        grad_x3 = torch.empty_like(x3, memory_format=torch.contiguous_format)  # (K, C, N, T, V)
-        grad_w = torch.empty_like(w_c, memory_format=torch.contiguous_format)  # (K, C, R)
-        grad_shift = torch.empty_like(shift, memory_format=torch.contiguous_format)  # (K, C, V*V)
-        for c0 in range(0, c, block):
-            cb = min(block, c - c0)
-            g = grad_out[c0 : c0 + cb].reshape(cb * n, t, v)  # (cb*N, T, U)
+                o2.addmm_(xk2, adj_[k].t())
+        # M_k (with a row of ones that carries alpha b_c), built and used chunk by chunk, kept for backward
+        m = torch.empty(k_sub, n, r1, v, v, dtype=dt, device=dev)  # (K, N, R+1, U, V)
+        m[:, :, r] = 1.0
+        samples, blocks = _plan(n, c, v, dt, dev)
+        for n0, n1 in samples:
+            nb = n1 - n0
             for k in range(k_sub):
-                mk = m[k].reshape(r, n * v * v)  # (R, N*V*V)
-                refined = torch.mm(w_c[k, c0 : c0 + cb], mk)  # (cb, N*V*V)
-                refined = (refined.reshape(cb, n, v * v) + shift[k, c0 : c0 + cb].unsqueeze(1)).reshape(
-                    cb * n, v, v
-                )  # (cb*N, U, V)
-                xk = x3[k, c0 : c0 + cb].reshape(cb * n, t, v)  # (cb*N, T, V)
-                # out[t, u] = sum_v x[t, v] R[u, v]  =>  dx = g @ R,  dR = g^T @ x
-                torch.bmm(g, refined, out=grad_x3[k, c0 : c0 + cb].view(cb * n, t, v))
-                g_ref = torch.bmm(g.transpose(1, 2), xk).reshape(cb, n * v * v)  # (cb, N*V*V)
-                grad_shift[k, c0 : c0 + cb] = g_ref.reshape(cb, n, v * v).sum(1)
-                torch.mm(g_ref, mk.t(), out=grad_w[k, c0 : c0 + cb])  # (cb, R)
-                grad_m[k].view(r, n * v * v).addmm_(w_c[k, c0 : c0 + cb].t(), g_ref)  # (R, N*V*V)
-        return grad_m, grad_x3, grad_w, grad_shift, None
+                mt = m[k, n0:n1, :r]  # (nb, R, U, V)
+                torch.sub(a[k, n0:n1].unsqueeze(-1), b[k, n0:n1].unsqueeze(-2), out=mt)
+                mt.tanh_()
+                mflat = m[k, n0:n1].view(nb, r1, v * v)
+                for c0, c1 in blocks:
+                    cb = c1 - c0
+                    q = _left(w_[k, c0:c1], mflat).view(nb * cb, v, v)  # (nb*cb, U, V) alpha Q_k + alpha b_c
+                    xk = x3[k, n0:n1, c0:c1].reshape(nb * cb, t, v)  # a view (see _plan)
+                    out[n0:n1, c0:c1].view(nb * cb, t, v).baddbmm_(xk, q.transpose(1, 2))
+        ctx.save_for_backward(x, x3, m, wd, w_aug, adj)
+        return out
+
+    @staticmethod
+    def backward(ctx, g: Tensor):  # type: ignore[override]
+        x, x3, m, wd, w_aug, adj = ctx.saved_tensors
+        n, c_in, t, v = x.shape
+        k_sub, c, r1 = w_aug.shape
+        r = r1 - 1
+        dt, dev = x.dtype, x.device
+        wd_, w_, adj_ = wd.to(dt), w_aug.to(dt), adj.to(dt)
+        g = g.to(dt).contiguous()  # (N, C, T, U)
+        xf = x.reshape(n, c_in, t * v)
+        g2 = g.view(n * c * t, v)
+        gx3 = torch.empty_like(x3)  # (K, N, C, T*V)
+        grad_adj = torch.empty(adj.shape, dtype=torch.promote_types(adj.dtype, torch.float32), device=dev)
+        for k in range(k_sub):
+            torch.mm(g2, adj_[k], out=gx3[k].view(n * c * t, v))
+            grad_adj[k] = torch.mm(g2.t(), x3[k].view(n * c * t, v))  # (U, V)
+        grad_a = torch.empty(k_sub, n, r, v, dtype=dt, device=dev)
+        grad_b = torch.empty_like(grad_a)
+        # small weight gradients accumulate in float32 (or float64) across chunks, whatever dt is
+        grad_w = torch.zeros(w_aug.shape, dtype=torch.promote_types(w_aug.dtype, torch.float32), device=dev)
+        samples, blocks = _plan(n, c, v, dt, dev)
+        for n0, n1 in samples:
+            nb = n1 - n0
+            for k in range(k_sub):
+                mflat = m[k, n0:n1].view(nb, r1, v * v)  # (nb, R+1, U*V)
+                gm: Tensor | None = None
+                for c0, c1 in blocks:
+                    cb = c1 - c0
+                    q = _left(w_[k, c0:c1], mflat).view(nb * cb, v, v)  # rebuilt, (nb*cb, U, V)
+                    gb = g[n0:n1, c0:c1].reshape(nb * cb, t, v)  # (nb*cb, T, U)
+                    xk = x3[k, n0:n1, c0:c1].reshape(nb * cb, t, v)  # (nb*cb, T, V)
+                    # out[t, u] = sum_v x[t, v] q[u, v]  =>  dx = g q,  dq = g^T x
+                    gx3[k, n0:n1, c0:c1].view(nb * cb, t, v).baddbmm_(gb, q)
+                    gq = torch.bmm(gb.transpose(1, 2), xk).view(nb, cb, v * v)  # (nb, cb, U*V)
+                    if nb == 1:
+                        grad_w[k, c0:c1] += torch.mm(gq[0], mflat[0].t())
+                    else:
+                        grad_w[k, c0:c1] += torch.bmm(gq, mflat.transpose(1, 2)).sum(0)
+                    part = _left(w_[k, c0:c1, :r].t(), gq)  # (nb, R, U*V)
+                    gm = part if gm is None else gm.add_(part)
+                assert gm is not None
+                gp = torch.ops.aten.tanh_backward(gm, mflat[:, :r]).view(nb, r, v, v)  # d/d(a_u - b_v)
+                torch.sum(gp, -1, out=grad_a[k, n0:n1])
+                torch.sum(gp, -2, out=grad_b[k, n0:n1])
+        grad_b.neg_()
+        grad_bd = gx3.sum((1, 3))  # (K, C)
+        grad_wd = torch.empty(wd.shape, dtype=torch.promote_types(wd.dtype, torch.float32), device=dev)
+        grad_x: Tensor | None = None
+        for k in range(k_sub):
+            grad_wd[k] = torch.bmm(gx3[k], xf.transpose(1, 2)).sum(0)  # (C, C_in)
+            wt = wd_[k].t().expand(n, c_in, c)
+            grad_x = torch.bmm(wt, gx3[k]) if grad_x is None else grad_x.baddbmm_(wt, gx3[k])
+        assert grad_x is not None
+        return (
+            grad_x.view(n, c_in, t, v),
+            grad_a,
+            grad_b,
+            grad_wd.to(wd.dtype),
+            grad_bd.to(wd.dtype),
+            grad_w.to(w_aug.dtype),
+            grad_adj.to(adj.dtype),
+        )
 
 
 def ctrgc_fast(x: Tensor, p: CTRGCParams) -> Tensor:
@@ -173,49 +236,44 @@ def ctrgc_fast(x: Tensor, p: CTRGCParams) -> Tensor:
 
     * ``mean_T`` commutes with a 1x1 convolution, so phi and psi of all K subsets run as ONE linear
       map on the time-pooled input (N, C_in, V) instead of 2K convolutions over (N, C_in, T, V).
-    * alpha is folded into xi: R_k = (alpha * b_c + A_k) + (alpha * W_c) M_k.
-    * channel-major layouts: the K feature transformations are ONE GEMM (K*C_out, C_in) x (C_in, N*T*V)
-      giving (K, C_out, N, T, V), and M_k is stored (R, N, V, V), so xi for a block of output channels is
-      one plain GEMM (cb, R) x (R, N*V*V) and every slice below is contiguous (no copies).
-    * the refined maps R_k, (N, C_out, V, V) per subset and the dominant memory cost of the direct form,
-      are never stored: they are built per block of output channels (cache-sized on CPU, all channels
-      at once on GPU), used by the aggregation's batched matmul, and rebuilt in the backward pass (a
-      custom autograd function; the tests check its gradients against autograd through the reference).
+    * the refinement splits: R_k = A_k + alpha b_c + alpha W_c M_k. The shared part A_k needs no
+      per-sample map at all: sum_v A_k[u, v] x3_k[., v] is K large GEMMs over all N*C*T rows. The
+      bias alpha b_c rides in the xi GEMM as a row of ones appended to M_k (inner dimension R+1).
+    * the per-sample part, alpha W_c M_k, (N, C_out, V, V) per subset and the dominant memory cost of
+      the direct form, is never stored: it is built chunk by chunk (a few whole samples, or one sample
+      and a block of channels, sized to the CPU caches; the whole batch on GPU), used at once by a
+      batched matmul, and rebuilt in the backward pass, which is written by hand (a custom autograd
+      function) so that the tanh derivative and the reductions to d a, d b also run on the in-cache
+      chunk. The tests check outputs and every gradient against autograd through the reference.
+    * under autocast the layer runs in the autocast dtype (bf16 on CPUs with AVX512-BF16/AMX);
+      its small weight gradients are accumulated in float32.
 
     Contracting xi after the V-sum (sum_r W[c, r] sum_v M[r, u, v] x3[c, t, v]) is exact too but costs
-    R*C*T*V^2 multiply-adds against C*(R+T)*V^2 here, so it is not used.
+    R*C*T*V^2 multiply-adds against C*(R+T)*V^2 here, so it is not used. When tracing (ONNX/TorchScript
+    export) the reference formulation is recorded instead: same function, plain traceable ops.
 
     Args:
         x: (N, C_in, T, V) input features.
         p: the layer's parameters.
 
     Returns:
-        (N, C_out, T, V).
+        (N, C_out, T, V), in the autocast dtype under autocast, else in x's dtype.
     """
+    if torch.jit.is_tracing():
+        return ctrgc_reference(x, p)
     n, c_in, t, v = x.shape
     k_sub, c_out, r = p.weight_c.shape
-    # correlation branches of all subsets at once, on the time-pooled input
-    pooled = x.mean(2)  # (N, C_in, V)
-    w_ab = torch.cat([p.weight_a, p.weight_b], 0).reshape(2 * k_sub * r, c_in)  # (2KR, C_in)
-    b_ab = torch.cat([p.bias_a, p.bias_b], 0).reshape(2 * k_sub * r, 1)  # (2KR, 1)
-    ab = torch.matmul(w_ab, pooled) + b_ab  # (N, 2KR, V)
-    ab = ab.reshape(n, 2, k_sub, r, v).permute(1, 2, 3, 0, 4).contiguous()  # (2, K, R, N, V)
-    m = torch.tanh(ab[0].unsqueeze(-1) - ab[1].unsqueeze(-2))  # (K, R, N, V, V)
-    w_c = p.alpha * p.weight_c  # (K, C_out, R)
-    shift = (p.alpha * p.bias_c).unsqueeze(-1) + p.adjacency.reshape(k_sub, 1, v * v)  # (K, C_out, V*V)
-    # feature transformation of all subsets in one GEMM, channel-major layout
-    xt = x.transpose(0, 1).reshape(c_in, n * t * v)  # (C_in, N*T*V)
-    x3 = torch.addmm(p.bias_d.reshape(k_sub * c_out, 1), p.weight_d.reshape(k_sub * c_out, c_in), xt)
-    x3 = x3.reshape(k_sub, c_out, n, t, v)  # (K, C_out, N, T, V)
-    # a common dtype for the aggregation (matters under autocast, where the GEMMs above give bf16/fp16)
-    m, w_c, shift = m.to(x3.dtype).contiguous(), w_c.to(x3.dtype), shift.to(x3.dtype)
-    block = _channel_block(c_out, n, v, x.device)
-    if torch.jit.is_tracing() or not torch.is_grad_enabled():
-        out = _aggregate_forward(m, x3, w_c, shift, block)
-    else:
-        with torch.autocast(x.device.type, enabled=False):
-            out = _Aggregate.apply(m, x3, w_c, shift, block)
-    return out.transpose(0, 1).contiguous()  # (N, C_out, T, V)
+    device = x.device.type
+    dt = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else x.dtype
+    with torch.autocast(device, enabled=False):
+        xd = x.to(dt).contiguous()
+        pooled = xd.mean(2)  # (N, C_in, V)
+        w_ab = torch.cat([p.weight_a, p.weight_b], 0).reshape(2 * k_sub * r, c_in).to(dt)  # (2KR, C_in)
+        b_ab = torch.cat([p.bias_a, p.bias_b], 0).reshape(2 * k_sub * r, 1).to(dt)  # (2KR, 1)
+        ab = torch.matmul(w_ab, pooled) + b_ab  # (N, 2KR, V)
+        ab = ab.reshape(n, 2, k_sub, r, v).permute(1, 2, 0, 3, 4).contiguous()  # (2, K, N, R, V)
+        w_aug = torch.cat([p.alpha * p.weight_c, (p.alpha * p.bias_c).unsqueeze(-1)], -1)  # (K, C_out, R+1)
+        return _FusedCTRGC.apply(xd, ab[0], ab[1], p.weight_d, p.bias_d, w_aug, p.adjacency)
 
 
 def relation_channels(in_channels: int, reduction: int = 8, minimum: int = 8) -> int:
