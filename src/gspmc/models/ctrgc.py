@@ -199,10 +199,7 @@ class _FusedCTRGC(torch.autograd.Function):
                     # out[t, u] = sum_v x[t, v] q[u, v]  =>  dx = g q,  dq = g^T x
                     gx3[k, n0:n1, c0:c1].view(nb * cb, t, v).baddbmm_(gb, q)
                     gq = torch.bmm(gb.transpose(1, 2), xk).view(nb, cb, v * v)  # (nb, cb, U*V)
-                    if nb == 1:
-                        grad_w[k, c0:c1] += torch.mm(gq[0], mflat[0].t())
-                    else:
-                        grad_w[k, c0:c1] += torch.bmm(gq, mflat.transpose(1, 2)).sum(0)
+                    grad_w[k, c0:c1] += torch.bmm(gq, mflat.transpose(1, 2)).sum(0)  # (cb, R+1)
                     part = _left(w_[k, c0:c1, :r].t(), gq)  # (nb, R, U*V)
                     gm = part if gm is None else gm.add_(part)
                 assert gm is not None
