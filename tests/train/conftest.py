@@ -85,3 +85,25 @@ def make_tiny_config(tmp_path: Path, synthetic_npz: Path):
 @pytest.fixture()
 def synthetic_classes() -> list[str]:
     return list(CLASSES)
+
+
+@pytest.fixture()
+def tiny_store(tmp_path: Path) -> tuple[Path, Path]:
+    """A description store for the synthetic classes and its prepared embedding cache (random vectors
+    under the MiniLM id, so no text model loads): ``(store.jsonl, store.emb.npz)``."""
+    import json
+
+    from gspmc.text.cache import EmbeddingCache, save_cache, text_hash
+    from gspmc.text.encoders import get_text_encoder
+
+    parts = ("left_hand", "right_hand", "body", "face", "mouth")
+    store = tmp_path / "asl.jsonl"
+    recs = [{"gloss": g, "status": "ok", "global": [f"{g} global"], "synonyms": [f"{g} syn"],
+             "parts": {p: [f"{g} {p}"] for p in parts}} for g in CLASSES]
+    store.write_text("\n".join([json.dumps({"format": "gspmc-descriptions", "version": 1, "parts": list(parts)})]
+                               + [json.dumps(r) for r in recs]) + "\n", encoding="utf-8")
+    texts = [t for r in recs for t in [*r["global"], *r["synonyms"], *[x for v in r["parts"].values() for x in v]]]
+    emb = np.random.default_rng(0).standard_normal((len(texts), 384)).astype(np.float32)
+    cache = tmp_path / "asl.emb.npz"
+    save_cache(cache, EmbeddingCache(get_text_encoder("minilm").id, np.asarray([text_hash(t) for t in texts]), emb))
+    return store, cache

@@ -4,7 +4,7 @@ Run folder (``--out``)::
 
     config.yaml          the resolved config (a resume with a different config is refused)
     last.ckpt            written every epoch; ``gspmc fit`` resumes from it automatically
-    best.ckpt            highest validation top-1 (ties: the earlier epoch)
+    best.ckpt            highest validation top-1 (ties: lower validation loss, then the earlier epoch)
     logs/metrics.csv     per-step / per-epoch metrics (Lightning CSVLogger)
     scores_val.npz       best checkpoint's logits on the validation split
     scores_test.npz      best checkpoint's logits on the test split (evaluated once, at the end)
@@ -116,6 +116,7 @@ def fit(cfg: Config, out: str | os.PathLike[str], resume: str | os.PathLike[str]
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger
 
+    from gspmc.train.callbacks import BestOnValidation
     from gspmc.train.datamodule import SkeletonDataModule
     from gspmc.train.module import RecognitionModule
 
@@ -140,12 +141,9 @@ def fit(cfg: Config, out: str | os.PathLike[str], resume: str | os.PathLike[str]
     dm.setup("fit")
     module = RecognitionModule(config, dm.classes)
 
-    # best.ckpt: highest validation top-1 (strictly better replaces, so ties keep the earlier epoch);
+    # best.ckpt: highest validation top-1, ties broken by the lower validation loss (gspmc.train.callbacks);
     # last.ckpt: every epoch (its own callback: Lightning 2.6 writes save_last only with a new best)
-    best_cb = ModelCheckpoint(
-        dirpath=out, filename="best", monitor="val/top1", mode="max", save_top_k=1,
-        auto_insert_metric_name=False, enable_version_counter=False,
-    )
+    best_cb = BestOnValidation(out)
     last_cb = ModelCheckpoint(dirpath=out, filename="last", monitor=None, save_top_k=1,
                               enable_version_counter=False)
     precision = resolve_precision(cfg.trainer.precision, cfg.trainer.accelerator)

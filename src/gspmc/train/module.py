@@ -75,8 +75,13 @@ class RecognitionModule(L.LightningModule):
         self.criterion = nn.CrossEntropyLoss(label_smoothing=self.cfg.optim.label_smoothing)
         self.objective = None
         if self.cfg.mc.enabled:
-            feature_dim = self._feature_dim()
-            self.objective = build_objective(self.cfg, self.classes, self.layout, feature_dim)
+            # the heads draw their initial weights from a forked RNG, so the global RNG after
+            # construction (and so everything downstream) is the same as in the CE-only run of
+            # the same seed: CE and GSP-MC runs are paired (same init, same data order)
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(int(self.cfg.trainer.seed) + 7919)
+                feature_dim = self._feature_dim()
+                self.objective = build_objective(self.cfg, self.classes, self.layout, feature_dim)
 
     def _feature_dim(self) -> int:
         x = torch.zeros(1, 3, self.cfg.input.window, self.layout.num_joints)  # (1, 3, T, V)
