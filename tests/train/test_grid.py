@@ -138,3 +138,20 @@ def test_shipped_ablation_rows_are_the_paper_table5_switches() -> None:
         "synonym+description": (True, True, False),
         "all": (True, True, True),
     }
+
+
+def test_write_comparison_pairs_rows_by_seed(tmp_path) -> None:
+    runs = grid.plan_grid([grid.Row("ce"), grid.Row("all")], [0, 1, 2], ["A"], ["joint"], tmp_path)
+    acc = {("ce", 0): 0.80, ("ce", 1): 0.70, ("ce", 2): 0.90, ("all", 0): 0.82, ("all", 1): 0.73, ("all", 2): 0.91}
+    for run in runs:
+        _fake_run(run, acc[(run.row, run.seed)])
+    paths = grid.write_comparison(tmp_path, grid.aggregate(runs), "ce", ["all"], command="gspmc grid ...")
+    md = paths["md"].read_text()
+    assert "### all vs ce" in md and "3/0/0" in md  # three wins of 2, 3 and 1 points
+    assert "+2.0 [" in md  # mean difference 2.0 points
+    import json
+
+    line = json.loads(paths["json"].read_text())["lines"][0]
+    assert line["diffs"] == pytest.approx([2.0, 3.0, 1.0])
+    # three wins, but with 3 seeds the t interval is 2 -/+ 4.30 * 1 / sqrt(3): it still contains 0
+    assert line["ci_low"] == pytest.approx(2 - 2.484138, abs=1e-4) and not line["excludes_zero"]

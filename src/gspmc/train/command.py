@@ -57,6 +57,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--threads", type=int, help="torch threads per process (default: cores / jobs)")
     p.add_argument("--out", default="runs/grid")
     p.add_argument("--table-only", action="store_true", help="only rebuild the results table from finished runs")
+    p.add_argument("--compare", nargs="+", metavar="ROW",
+                   help="paired comparison: the first row is the baseline, each other row is compared with it "
+                        "seed by seed (mean difference, 95%% CI, wins/losses); writes compare.md/.csv/.json")
     p.set_defaults(func=run_grid)
 
     p = subparsers.add_parser("info", help="parameter count and FLOPs per clip of the configured model")
@@ -207,6 +210,17 @@ def run_grid(args: argparse.Namespace) -> int:
     paths = grid.write_tables(out, lines, command=command)
     print(paths["md"].read_text(encoding="utf-8"))
     print(f"tables: {paths['md']}, {paths['csv']}")
+    if args.compare:
+        if len(args.compare) < 2:
+            raise ConfigError("--compare needs a baseline row and at least one row to compare with it")
+        known = {r.name for r in rows}
+        unknown = [r for r in args.compare if r not in known]
+        if unknown:
+            raise ConfigError(f"--compare: {', '.join(map(repr, unknown))} not among the grid's rows "
+                              f"({', '.join(sorted(known))})")
+        cpaths = grid.write_comparison(out, lines, args.compare[0], args.compare[1:], command=command)
+        print(cpaths["md"].read_text(encoding="utf-8"))
+        print(f"paired comparison: {cpaths['md']}, {cpaths['csv']}")
     return 0
 
 

@@ -314,3 +314,22 @@ def write_tables(out: Path, lines: list[dict[str, Any]], command: str = "") -> d
         "json": write_json(out / "results.json", {"command": command, "lines": lines}),
     }
     return paths
+
+
+def write_comparison(out: Path, lines: list[dict[str, Any]], baseline: str, rows: list[str],
+                     command: str = "") -> dict[str, Path]:
+    """compare.md / compare.csv / compare.json: each of ``rows`` against ``baseline``, paired by seed
+    (:func:`gspmc.train.paired.compare_lines`)."""
+    from gspmc.train.paired import compare_lines, format_compare_csv, format_compare_markdown
+
+    cmp = compare_lines(lines, baseline, rows)
+    head = f"## Paired comparison: {', '.join(rows)} vs {baseline} ({out})\n\n"
+    if command:
+        head += f"Command: `{command}`\n\n"
+    out = Path(out)
+    return {
+        "md": write_text(out / "compare.md", head + format_compare_markdown(cmp)),
+        "csv": write_text(out / "compare.csv", format_compare_csv(cmp)),
+        "json": write_json(out / "compare.json", {"command": command, "baseline": baseline, "rows": rows,
+                                                  "lines": cmp}),
+    }
