@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import shutil
 import subprocess
 import tarfile
@@ -38,7 +37,7 @@ from gspmc.data.readers.mp_data import read_mp_data_arrays
 from gspmc.data.readers.npz import read_mp_npz
 from gspmc.data.registry import traduttore_path
 from gspmc.errors import DataError, GspmcError
-from gspmc.io import write_npz
+from gspmc.io import remove_stale_temps, replace_dir, temp_dir, write_npz
 from gspmc.paths import cache_dir
 
 DEFAULT_SOURCE = "https://github.com/traduttore/traduttore-model"
@@ -79,16 +78,16 @@ def clone(url: str) -> Path:
     slot = _cache_slot(url)
     if (slot / DONE_MARKER).is_file():
         return slot
-    if slot.exists():  # an interrupted clone: start that step again
-        shutil.rmtree(slot)
-    slot.parent.mkdir(parents=True, exist_ok=True)
-    tmp = slot.with_name(slot.name + ".partial")
-    if tmp.exists():
-        shutil.rmtree(tmp)
+    remove_stale_temps(slot.parent)  # what an interrupted clone left: start that step again
+    tmp = temp_dir(slot)
     print(f"cloning {url} (full history, for the signers) ...")
-    _git(["clone", "--quiet", url, str(tmp)])
-    (tmp / DONE_MARKER).write_text(url + "\n")
-    os.replace(tmp, slot)
+    try:
+        _git(["clone", "--quiet", url, str(tmp)])
+        (tmp / DONE_MARKER).write_text(url + "\n")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    replace_dir(tmp, slot)  # False: another process finished the same clone first; it is as good
     return slot
 
 
@@ -100,10 +99,8 @@ def extract(archive: Path) -> Path:
     slot = _cache_slot(f"{archive.resolve()}:{st.st_size}:{st.st_mtime_ns}")
     if (slot / DONE_MARKER).is_file():
         return slot
-    tmp = slot.with_name(slot.name + ".partial")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
+    remove_stale_temps(slot.parent)
+    tmp = temp_dir(slot)
     try:
         if archive.name.lower().endswith(".zip"):
             with zipfile.ZipFile(archive) as zf:
@@ -116,16 +113,14 @@ def extract(archive: Path) -> Path:
         else:
             with tarfile.open(archive) as tf:
                 tf.extractall(tmp, filter="data")  # refuses absolute paths, '..', devices, links out
+        (tmp / DONE_MARKER).write_text(str(archive) + "\n")
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as err:
         shutil.rmtree(tmp, ignore_errors=True)
         raise DataError(archive, f"corrupt or truncated archive: {err}") from None
-    except DataError:
+    except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    (tmp / DONE_MARKER).write_text(str(archive) + "\n")
-    if slot.exists():
-        shutil.rmtree(slot)
-    os.replace(tmp, slot)
+    replace_dir(tmp, slot)
     return slot
 
 

@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ import numpy as np
 
 from gspmc.describe.entry import KBEntry, normalize_gloss
 from gspmc.describe.kb import MAX_CHARS, load_entries, sources_digest
+from gspmc.io import remove_stale_temps, replace_dir, temp_dir
 from gspmc.paths import cache_dir
 
 INDEX_FORMAT = 2
@@ -222,10 +222,8 @@ def open_index(files: list[Path], index_dir: Path | None = None, encoder: Senten
     dense = faiss.IndexFlatIP(emb.shape[1])
     dense.add(emb)
     bm25 = _build_bm25(entries)
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = root / f".tmp-{key[:16]}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
+    remove_stale_temps(root)  # what a killed build left
+    tmp = temp_dir(final)
     with (tmp / "entries.jsonl").open("w", encoding="utf-8") as f:
         for e in entries:
             f.write(json.dumps(e.to_json(), ensure_ascii=False) + "\n")
@@ -234,12 +232,7 @@ def open_index(files: list[Path], index_dir: Path | None = None, encoder: Senten
     meta = {"key": key, "format": INDEX_FORMAT, "encoder": encoder.id, "max_chars": max_chars,
             "sources": [str(p) for p in files], "entries": len(entries)}
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-    if final.exists():
-        shutil.rmtree(final, ignore_errors=True)
-    try:
-        os.replace(tmp, final)
-    except OSError:  # another process won the race: use ours from memory, drop the temp copy
-        shutil.rmtree(tmp, ignore_errors=True)
+    if not replace_dir(tmp, final):  # another process won the race: use ours from memory
         return KBIndex(entries, dense, bm25, encoder, key, None)
     log(f"knowledge index: saved to {final}")
     return KBIndex(entries, dense, bm25, encoder, key, final)
