@@ -5,7 +5,8 @@ Two formats, same content (a :class:`~gspmc.video.holistic.HolisticClip`):
 - ``.pose`` (pose-format, the sign-language community's binary format): header version 0.1,
   components POSE_LANDMARKS, FACE_LANDMARKS, LEFT_HAND_LANDMARKS, RIGHT_HAND_LANDMARKS with
   pose-format's own holistic point names and limbs, point format XYZC, one person; a joint with
-  confidence 0 is masked. Readable by ``pose_format.Pose.read`` and by ``gspmc.data``.
+  confidence 0 is masked. Readable by ``pose_format.Pose.read`` and by ``gspmc.data``; read back by
+  the data package's reader (`gspmc.data.readers.posefile.read_pose_arrays`), the one implementation.
 - ``.npz`` (ours, no pickles): ``coords`` (T, 543, 3) float32, ``confidence`` (T, 543) float32,
   ``fps`` (), ``width`` (), ``height`` () and ``layout`` = ``"mediapipe-holistic-543"``.
 
@@ -87,48 +88,21 @@ def write_clip(path: str | os.PathLike[str], clip: HolisticClip) -> Path:
 def read_pose(path: str | os.PathLike[str]) -> HolisticClip:
     """Read a holistic ``.pose`` file (ours or pose-format's ``video_to_pose``) into the 543 layout.
 
-    Components are picked by name, so extra components (e.g. POSE_WORLD_LANDMARKS) or an extra
-    depth channel (AUTSL's XYZKC) are ignored; x, y, z are the first three channels.
+    The reading is `gspmc.data.readers.posefile.read_pose_arrays` (one implementation): components
+    by name, so extra components (e.g. POSE_WORLD_LANDMARKS) or an extra channel (AUTSL's XYZKC) are
+    ignored; x, y, z as stored (z = 0 for an XY file); a joint is observed where pose-format does not
+    mask it, its confidence is > 0 and its coordinates are finite (else coordinates and confidence 0).
 
     Raises:
         DataError: unreadable file, or a holistic component is missing / has the wrong size.
     """
-    from pose_format import Pose
+    from gspmc.data.readers.posefile import read_pose_arrays
 
-    path = Path(path)
-    try:
-        pose = Pose.read(path.read_bytes())
-    except FileNotFoundError:
-        raise DataError(path, "no such pose file") from None
-    except Exception as err:  # pose-format raises assorted errors on a bad buffer
-        raise DataError(path, f"not a readable pose-format file ({type(err).__name__}: {err})") from err
-    starts: dict[str, tuple[int, int]] = {}
-    offset = 0
-    for comp in pose.header.components:
-        starts[comp.name] = (offset, len(comp.points))
-        offset += len(comp.points)
-    data = np.asarray(pose.body.data.filled(0) if np.ma.isMaskedArray(pose.body.data) else pose.body.data)
-    conf = np.asarray(pose.body.confidence)
-    if data.ndim != 4 or data.shape[-1] < 3:
-        raise DataError(path, f"expected data (T, people, points, >=3), got shape {data.shape}")
-    if data.shape[0] == 0:
-        raise DataError(path, "the pose file has no frames")
-    coords = np.zeros((data.shape[0], NUM_POINTS, 3), np.float32)
-    confidence = np.zeros((data.shape[0], NUM_POINTS), np.float32)
-    out = 0
-    for name, n in COMPONENTS:
-        if name not in starts:
-            raise DataError(path, f"component {name} missing (found {sorted(starts)}): not a holistic pose file")
-        start, count = starts[name]
-        if count != n:
-            raise DataError(path, f"component {name} has {count} points, expected {n}")
-        coords[:, out : out + n] = data[:, 0, start : start + n, :3]  # person 0
-        confidence[:, out : out + n] = conf[:, 0, start : start + n]
-        out += n
-    coords = np.nan_to_num(coords, nan=0.0, posinf=0.0, neginf=0.0)
-    coords[confidence <= 0] = 0.0
-    dims = pose.header.dimensions
-    return HolisticClip(coords, confidence, float(pose.body.fps), int(dims.width), int(dims.height))
+    arrays = read_pose_arrays(path)
+    coords = arrays.coords
+    if coords.shape[-1] == 2:
+        coords = np.concatenate([coords, np.zeros_like(coords[..., :1])], axis=-1)  # (T, 543, 3)
+    return HolisticClip(coords.astype(np.float32), arrays.score, arrays.fps, arrays.width, arrays.height)
 
 
 def read_npz(path: str | os.PathLike[str]) -> HolisticClip:

@@ -13,6 +13,8 @@ lengths    (N,) int       optional: frames per clip (default T)
 signers    (N,) str       optional: who recorded the clip ("" = unknown)
 sessions   (N,) str       optional: recording session / source folder (kept as ``meta["session"]``)
 ids        (N,) str       optional: unique clip ids (default ``clip<i>``)
+meta_NAME  (N,)           optional: any per-clip column (``meta["NAME"]``, as strings), e.g. a camera
+                          or a recording day, usable as a protocol group (`gspmc.data.protocols`)
 =========  =============  ====================================================================
 
 A hand that was not detected is all zeros in MP_Data; it comes out masked (likewise a frame
@@ -154,4 +156,7 @@ def clipset_from_arrays(p: Path, arrays: dict[str, np.ndarray], name: str) -> Cl
         samples.append(make_sample(p, coords=coords[i, :length], mask=mask[i, :length], layout=layout,
                                    label=int(labels[i]), id=ids[i], signer=signer, score=score[i, :length]))
     meta = {"session": np.asarray([str(s) for s in sessions])} if sessions is not None else {}
+    for key in sorted(k for k in arrays if k.startswith("meta_") and len(k) > 5):
+        column = _vector(p, arrays, key, n)
+        meta[key[5:]] = np.asarray([str(x) for x in column])  # type: ignore[union-attr]
     return ClipSet(samples=samples, classes=class_list, layout=layout, name=name, meta=meta)
