@@ -32,14 +32,19 @@ CONFIG_DIR = Path(__file__).resolve().parents[3] / "configs"  # the repository's
 
 @dataclass
 class DataConfig:
-    """Which clips, and how they are split (see :mod:`gspmc.data.protocols`)."""
+    """Which clips, and how they are split (see :mod:`gspmc.data.protocols`, docs/data.md)."""
 
-    dataset: str = "traduttore"  # reader name for gspmc.data.load_dataset
+    dataset: str = "traduttore"  # a name (traduttore), a reader format, or "auto": guessed from data.path
     path: str | None = None  # file or folder; None: the dataset's default under gspmc.paths.data_dir()
-    protocol: str = "traduttore-xsigner"  # named split protocol
-    fold: str | None = "TheCamNelson"  # protocol fold (held-out signer for *-xsigner protocols)
+    protocol: str = "traduttore-xsigner"  # a preset, or leave-one-group-out | group-kfold | split-file
+    fold: str | None = "TheCamNelson"  # one fold of the protocol ("all": every fold, gspmc grid only)
+    group: str = "signer"  # leave-one-group-out / group-kfold: signer, session or any per-clip meta column
+    k: int = 5  # group-kfold: number of folds
+    split_file: str | None = None  # split-file: CSV id,split (train / val / test)
+    val_fraction: float = 0.1  # generic protocols: share of the training side carved out for validation
     split_seed: int = 0  # seeds the validation carve-out; the same for every training seed
-    options: dict[str, Any] = field(default_factory=dict)  # extra reader arguments (e.g. label files)
+    window_from_data: bool = False  # set by `input.window: auto`: T = the clips' median frame count
+    options: dict[str, Any] = field(default_factory=dict)  # extra reader arguments (e.g. label files, pattern)
 
 
 @dataclass
@@ -177,6 +182,9 @@ def config_from_dict(raw: dict[str, Any]) -> Config:
     """Build and check a :class:`Config` from a plain mapping (as read from YAML or a checkpoint)."""
     raw = dict(raw)
     model_raw = raw.pop("model", None)
+    if isinstance(raw.get("input"), dict) and raw["input"].get("window") == "auto":  # T from the data
+        raw["input"] = {k: v for k, v in raw["input"].items() if k != "window"}
+        raw["data"] = {**(raw.get("data") or {}), "window_from_data": True}
     cfg = _build(Config, raw, "", skip=("model",))
     if model_raw is not None:
         cfg.model = _model_section(model_raw)
@@ -218,6 +226,7 @@ def validate(cfg: Config) -> None:
         (cfg.trainer.threads is None or cfg.trainer.threads >= 1, "trainer.threads", "must be >= 1 or null"),
         (0 < cfg.trainer.limit_train_batches <= 1, "trainer.limit_train_batches", "must be in (0, 1]"),
         (cfg.mc.alpha >= 0, "mc.alpha", f"must be >= 0, got {cfg.mc.alpha}"),
+        *_data_checks(cfg.data),
     ]
     for ok, key, problem in checks:
         if not ok:
@@ -226,6 +235,14 @@ def validate(cfg: Config) -> None:
         from gspmc.losses.objective import MCOptions
 
         MCOptions.from_dict(cfg.mc.options)
+
+
+def _data_checks(d: DataConfig) -> list[tuple[bool, str, str]]:
+    """The data section's range checks (protocol names and files are checked when the data is split)."""
+    return [
+        (d.k >= 2, "data.k", f"must be >= 2, got {d.k}"),
+        (0 <= d.val_fraction < 1, "data.val_fraction", f"must be in [0, 1), got {d.val_fraction}"),
+    ]
 
 
 # ----------------------------------------------------------------------------------------------

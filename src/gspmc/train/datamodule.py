@@ -23,37 +23,87 @@ def load_clips(cfg: Config) -> Any:
     """Read the configured dataset (a ClipSet); a clear error when the data is missing.
 
     ``data.dataset`` is a registered name (``traduttore``) read from its default place when
-    ``data.path`` is null, or a reader format (``mp-npz``, ``autsl``, ``slr500``, ``wholebody``, ...,
-    see :mod:`gspmc.data.registry`) applied to ``data.path``; ``traduttore`` with a path reads that
-    file as packed MP_Data clips. ``data.options`` go to the reader.
+    ``data.path`` is null, a reader format (``mp-npz``, ``mp-data``, ``pose``, ``videos``, ``autsl``,
+    ``slr500``, ``wholebody``, ..., see :mod:`gspmc.data.registry`) applied to ``data.path``, or
+    ``auto``: the format guessed from ``data.path`` (an npz, an MP_Data tree, a folder of ``.pose``
+    files or of videos). ``traduttore`` with a path reads that file as packed MP_Data clips.
+    ``data.options`` go to the reader.
     """
     from gspmc.data.registry import FORMATS, load_dataset
 
     d = cfg.data
     if d.path is None:
+        if d.dataset == "auto":
+            raise ConfigError("data.path: dataset 'auto' reads your own data; set data.path to an npz, an "
+                              "MP_Data tree, or a folder of .pose files or videos")
         return load_dataset(d.dataset, **d.options)
-    fmt = d.dataset if d.dataset in FORMATS else ("mp-npz" if d.dataset == "traduttore" else None)
-    if fmt is None:
-        raise ConfigError(f"data.dataset: {d.dataset!r} is neither a dataset name nor a reader format "
-                          f"({', '.join(FORMATS)}) to read data.path with")
+    if d.dataset == "auto":
+        fmt = None
+    else:
+        fmt = d.dataset if d.dataset in FORMATS else ("mp-npz" if d.dataset == "traduttore" else "")
+        if not fmt:
+            raise ConfigError(f"data.dataset: {d.dataset!r} is neither a dataset name nor a reader format "
+                              f"({', '.join(FORMATS)}, or auto) to read data.path with")
     try:
         return load_dataset(d.path, format=fmt, **d.options)
     except FileNotFoundError as err:
         raise DataError(d.path, f"not found ({err})") from None
 
 
-def make_split(cfg: Config, clips: Any) -> Any:
-    """``Split(train, val, test)`` index arrays from the configured protocol and fold."""
+def get_data_protocol(cfg: Config) -> Any:
+    """The configured protocol: a preset, or a generic one built from data.group / k / split_file."""
     from gspmc.data.protocols import get_protocol
 
+    d = cfg.data
     try:
-        protocol = get_protocol(cfg.data.protocol)
-    except KeyError as err:
+        return get_protocol(d.protocol, group=d.group, k=d.k, split_file=d.split_file,
+                        val_fraction=d.val_fraction)
+    except ConfigError as err:
         raise ConfigError(f"data.protocol: {err}") from None
-    folds = list(getattr(protocol, "folds", []) or [])
-    if folds and cfg.data.fold not in folds:
-        raise ConfigError(f"data.fold: {cfg.data.fold!r} is not a fold of {cfg.data.protocol} ({', '.join(map(str, folds))})")
-    return protocol.split(clips, cfg.data.fold, cfg.data.split_seed)
+
+
+def resolve_folds(cfg: Config, folds: list[str] | None, clips: Any | None = None) -> list[str]:
+    """The folds to run: ``folds`` (``--folds``) or the config's ``data.fold``; ``all`` expands to every
+    fold the protocol makes on the data (read only then, or taken from ``clips``)."""
+    wanted = list(folds) if folds else [cfg.data.fold]
+    if "all" not in wanted:
+        return [str(f) for f in wanted]
+    protocol = get_data_protocol(cfg)
+    if clips is None and getattr(protocol, "folds", None) is None:
+        clips = load_clips(cfg)
+    every = protocol.fold_names(clips)
+    return list(dict.fromkeys(f for w in wanted for f in (every if w == "all" else [str(w)])))
+
+
+def make_split(cfg: Config, clips: Any) -> Any:
+    """``Split(train, val, test)`` index arrays from the configured protocol and fold."""
+    protocol = get_data_protocol(cfg)
+    fold = cfg.data.fold
+    folds = protocol.fold_names(clips)
+    if fold == "all":
+        raise ConfigError(f"data.fold: 'all' means every fold ({', '.join(folds)}): run them with "
+                          "`gspmc grid --folds all`; `gspmc fit` trains one fold")
+    if fold is None and len(folds) == 1:
+        fold = folds[0]
+    if fold not in folds:
+        raise ConfigError(f"data.fold: {fold!r} is not a fold of {cfg.data.protocol} ({', '.join(map(str, folds))})")
+    return protocol.split(clips, fold, cfg.data.split_seed)
+
+
+def window_from_data(clips: Any) -> int:
+    """The input window a dataset suggests: the median number of frames per clip (rounded)."""
+    lengths = np.fromiter((s.num_frames for s in clips.samples), dtype=np.int64, count=len(clips))
+    return max(1, int(round(float(np.median(lengths))))) if len(lengths) else 1
+
+
+def resolve_from_data(cfg: Config, clips: Any) -> Config:
+    """The config with the settings that come from the data filled in (``input.window: auto``)."""
+    import dataclasses
+
+    if not cfg.data.window_from_data:
+        return cfg
+    return dataclasses.replace(cfg, input=dataclasses.replace(cfg.input, window=window_from_data(clips)),
+                               data=dataclasses.replace(cfg.data, window_from_data=False))
 
 
 def make_dataset(cfg: Config, clips: Any, indices: np.ndarray, train: bool, seed: int) -> Dataset:
@@ -103,6 +153,7 @@ class SkeletonDataModule(L.LightningDataModule):
             return
         if self.clips is None:
             self.clips = load_clips(self.cfg)
+        self.cfg = resolve_from_data(self.cfg, self.clips)
         self.split = make_split(self.cfg, self.clips)
         for name in ("train", "val", "test"):
             if len(getattr(self.split, name)) == 0 and name != "test":

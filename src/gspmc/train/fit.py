@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from gspmc.errors import ConfigError, DataError
-from gspmc.io import read_json, write_json, write_text
+from gspmc.faults import armed
+from gspmc.io import read_json, remove_stale_temps, write_json, write_text
 from gspmc.train.config import Config, config_from_dict, config_to_dict, dump_config
 
 RESULT_FILE = "result.json"
@@ -117,28 +118,32 @@ def fit(cfg: Config, out: str | os.PathLike[str], resume: str | os.PathLike[str]
     from lightning.pytorch.loggers import CSVLogger
 
     from gspmc.train.callbacks import BestOnValidation
+    from gspmc.train.crashsafe import AtomicCheckpointIO, KillAfterStep
     from gspmc.train.datamodule import SkeletonDataModule
     from gspmc.train.module import RecognitionModule
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     start = time.time()
+    remove_stale_temps(out)  # half-written temporaries of a killed run (the files they replace are intact)
     if resume is None and (out / "last.ckpt").is_file():
         resume = out / "last.ckpt"
     if resume is not None:
         resume = Path(resume)
         if not resume.is_file():
             raise DataError(resume, "checkpoint to resume from not found")
-        _check_resume_config(out, cfg)
-    config = config_to_dict(cfg)
-    write_text(out / "config.yaml", dump_config(cfg))
-    (out / RESULT_FILE).unlink(missing_ok=True)  # the run is incomplete until the end
 
     if cfg.trainer.threads:
         torch.set_num_threads(cfg.trainer.threads)
     L.seed_everything(cfg.trainer.seed, workers=True, verbose=False)
     dm = SkeletonDataModule(cfg, clips)
     dm.setup("fit")
+    cfg = dm.cfg  # with what comes from the data (input.window: auto)
+    if resume is not None:
+        _check_resume_config(out, cfg)
+    config = config_to_dict(cfg)
+    write_text(out / "config.yaml", dump_config(cfg))
+    (out / RESULT_FILE).unlink(missing_ok=True)  # the run is incomplete until the end
     module = RecognitionModule(config, dm.classes)
 
     # best.ckpt: highest validation top-1, ties broken by the lower validation loss (gspmc.train.callbacks);
@@ -153,7 +158,8 @@ def fit(cfg: Config, out: str | os.PathLike[str], resume: str | os.PathLike[str]
         devices=_devices(cfg.trainer.devices),
         strategy=cfg.trainer.strategy,
         precision=precision,
-        callbacks=[best_cb, last_cb],
+        callbacks=[best_cb, last_cb, *([KillAfterStep()] if armed("fit:step") else [])],
+        plugins=[AtomicCheckpointIO()],
         logger=CSVLogger(out, name="logs", version=""),
         default_root_dir=out,
         enable_progress_bar=cfg.trainer.progress_bar,
@@ -246,3 +252,4 @@ def _devices(value: str) -> Any:
 
     parsed = yaml.safe_load(value) if isinstance(value, str) else value
     return parsed if isinstance(parsed, int | list) else value
+
