@@ -113,3 +113,49 @@ def test_left_dominant_swaps_sides(fake_openai: FakeOpenAI, tiny_index) -> None:
     assert desc.global_ == ["The left hand forms a fist and moves in a circle on the thumb side of the right fist."]
     assert desc.parts["left_hand"] == ["Left hand: a fist circling on the right fist."]
     assert desc.parts["right_hand"] == ["Right hand: a still fist, thumb side up."]
+
+
+def test_v2_prompts_show_the_vocabulary_neighbours(fake_openai: FakeOpenAI, tiny_index) -> None:  # noqa: ANN001
+    """prepare() finds the other glosses' own entries; P1 and P3 show them, P2 and P4 do not."""
+    d = make(fake_openai, tiny_index, neighbours=2)
+    vocab = [VocabEntry("coffee", "coffee"), VocabEntry("tea", "tea"), VocabEntry("water", "water"),
+             VocabEntry("muffin", "muffin"), VocabEntry("-", "-")]
+    nb = d.prepare(vocab)
+    assert [n.gloss for n in nb["coffee"]] and set(n.gloss for n in nb["coffee"]) <= {"tea", "water"}
+    assert "coffee" not in [n.gloss for n in nb["coffee"]]  # never its own neighbour
+    assert "muffin" not in {n.gloss for ns in nb.values() for n in ns}  # no entry: nothing to contrast with
+    assert "-" not in nb  # the idle class is not described by the model
+    desc, _ = d.describe(VocabEntry("coffee", "coffee"))
+    users = {step_of(r): r["messages"][1]["content"] for r in fake_openai.requests}
+    first = nb["coffee"][0]
+    for step in ("p1", "p3"):
+        assert f'[N1] "{first.query}": ' in users[step]
+        assert first.entry.text[:30] in users[step] or (first.entry.description or "")[:30] in users[step]
+    assert "[N1]" not in users["p2"] and "[N1]" not in users["p4"]
+    assert desc.provenance["neighbours"] == [n.gloss for n in nb["coffee"]]
+
+
+def test_request_ids_in_provenance_match_what_was_sent(fake_openai: FakeOpenAI, tiny_index) -> None:  # noqa: ANN001
+    from gspmc.describe.llm import request_id
+
+    desc, _ = make(fake_openai, tiny_index).describe(VocabEntry("coffee", "coffee"))
+    sent = [request_id(r["messages"]) for r in fake_openai.requests]
+    recorded = [rid for step in ("p1_primary", "p2_synonyms", "p3_refine", "p4_parts")
+                for rid in desc.provenance["requests"][step]]
+    assert recorded == sent
+
+
+def test_none_backend_renders_the_knowledge_base(tiny_index) -> None:  # noqa: ANN001
+    """--llm none: no model, every text is the entry rendered (kb-fallback); no entry: failed."""
+    from gspmc.describe.llm import make_backend
+
+    d = Describer(make_backend("none"), tiny_index, load_prompts(), PipelineConfig())
+    desc, tokens = d.describe(VocabEntry("coffee", "coffee"))
+    assert tokens == 0 and desc.status == "ok"
+    assert desc.global_ == ["The right hand forms a fist and moves in a circle on the thumb side of the left fist."]
+    assert desc.synonyms == ["A right fist circles over a left fist."]
+    assert desc.parts["left_hand"] == ["Left hand: a still fist, thumb side up."]
+    assert {desc.provenance["paths"][k] for k in ("primary", "global", "synonyms", "left_hand")} == {"kb-fallback"}
+    assert desc.provenance["requests"] == {} and desc.provenance["llm_calls"] == 0
+    failed, _ = d.describe(VocabEntry("muffin", "muffin"))
+    assert failed.status == "failed"

@@ -36,6 +36,32 @@ class Summary:
         return out
 
 
+PATH_COLUMNS = ("primary", "synonyms", "global", "left_hand", "right_hand", "body", "face", "mouth")
+_PATH_ABBREV = {"llm": "llm", "kb-fallback": "kb", "builtin": "builtin", "none": "-"}
+
+
+def format_paths_table(records: list[Any]) -> str:
+    """Per gloss, which path produced each text (llm / kb = knowledge-base fallback / builtin / - = none),
+    with the totals per column; failed glosses say so."""
+    head = "| gloss | status | " + " | ".join(PATH_COLUMNS) + " |"
+    lines = ["where each text came from (llm = the model, validated; kb = knowledge-base rendering; "
+             "builtin = idle class; - = no text):", head, "|" + "---|" * (len(PATH_COLUMNS) + 2)]
+    totals: dict[str, Counter[str]] = {c: Counter() for c in PATH_COLUMNS}
+    for rec in records:
+        paths = rec.provenance.get("paths", {})
+        cells = []
+        for c in PATH_COLUMNS:
+            v = paths.get(c, "builtin" if rec.provenance.get("idle") else "none")
+            if rec.status != "ok":
+                v = "none"
+            totals[c][v] += 1
+            cells.append(_PATH_ABBREV.get(v, v))
+        lines.append(f"| {rec.gloss} | {rec.status} | " + " | ".join(cells) + " |")
+    lines.append("| (total) | | " + " | ".join(
+        ", ".join(f"{_PATH_ABBREV.get(k, k)} {n}" for k, n in sorted(totals[c].items())) for c in PATH_COLUMNS) + " |")
+    return "\n".join(lines)
+
+
 def describe_vocab(vocab: list[Any], describer: Any, writer: Any, force: bool = False, progress: bool = True,
                    concurrency: int = 1) -> Summary:
     """Describe every gloss not done yet, writing each result as soon as it is ready."""
@@ -94,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     from gspmc.describe.kb import resolve_sources
     from gspmc.describe.llm import make_backend
     from gspmc.describe.pipeline import Describer, PipelineConfig
-    from gspmc.describe.prompts import load_prompts
+    from gspmc.describe.prompts import DEFAULT_VERSION, load_prompts
     from gspmc.describe.retrieval import open_index
     from gspmc.describe.store import StoreWriter, new_header
     from gspmc.describe.vocab import read_vocab
@@ -113,23 +139,39 @@ def run(args: argparse.Namespace) -> int:
         vocab = vocab[: args.limit]
     if args.dominant_hand not in ("right", "left"):
         raise ConfigError("--dominant-hand must be right or left")
-    prompts = load_prompts(args.templates, args.template_version)
+    version = args.template_version or DEFAULT_VERSION
+    prompts = load_prompts(args.templates, version)
     cfg = PipelineConfig(sign_language=args.sign_language, top_k=args.top_k, max_tokens=args.max_tokens,
                          n_synonyms=args.synonyms, format_retries=args.format_retries,
-                         idle_glosses=tuple(args.idle), dominant_hand=args.dominant_hand)
-    files = resolve_sources(args.kb)
+                         idle_glosses=tuple(args.idle), dominant_hand=args.dominant_hand,
+                         neighbours=args.neighbours)
+    if not args.kb and not args.no_kb:
+        raise ConfigError("give the knowledge base with --kb (repeatable), or --no-kb to describe without "
+                          "retrieval (the model's own knowledge only)")
+    if args.kb and args.no_kb:
+        raise ConfigError("--kb and --no-kb exclude each other")
+    files = resolve_sources(args.kb) if args.kb else []
+    if args.llm == "none" and not files:
+        raise ConfigError("--llm none renders knowledge-base entries as texts: it needs --kb")
     backend = make_backend(args.llm, base_url=args.base_url, api_key_env=args.api_key_env, timeout=args.timeout,
                            max_retries=args.retries, concurrency=args.concurrency, temperature=args.temperature,
                            seed=args.seed, response_format=args.response_format, threads=args.threads)
+    grounding = ("knowledge base: " + ", ".join(p.name for p in files)) if files else (
+        "none: no dictionary of this sign language was retrieved; every text is the model's own knowledge, "
+        "checked by the generic validation rules only")
     header = new_header(vocab=Path(args.vocab).name, sign_language=args.sign_language, backend=backend.name,
-                        model=backend.model, template_hash=prompts.hash, kb_sources=[p.name for p in files],
-                        dominant_hand=args.dominant_hand,
-                        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+                        model=backend.model, template_hash=prompts.hash, template_version=version,
+                        kb_sources=[p.name for p in files], grounding=grounding, dominant_hand=args.dominant_hand,
+                        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                        **({"note": args.note} if args.note else {}),
+                        **(backend.header_fields() if hasattr(backend, "header_fields") else {}))
     writer = StoreWriter(args.out, header, force=args.force)
     if writer.backup:
         log(f"unreadable store moved to {writer.backup}")
-    index = open_index(files, args.index_dir, progress=not args.no_progress, log=log)
+    index = open_index(files, args.index_dir, progress=not args.no_progress, log=log) if files else None
     describer = Describer(backend, index, prompts, cfg)
+    if "neighbours" in prompts.placeholders and backend.name != "none":
+        describer.prepare(vocab)
     try:
         summary = describe_vocab(vocab, describer, writer, force=args.force, progress=not args.no_progress,
                                  concurrency=getattr(backend, "concurrency", 1))
@@ -137,6 +179,7 @@ def run(args: argparse.Namespace) -> int:
         backend.close()
     for line in summary.lines():
         print(line)
+    print(format_paths_table([writer.records[v.gloss] for v in vocab if v.gloss in writer.records]))
     print(f"store: {args.out} ({len(writer.records)} glosses)")
     return 0
 
@@ -148,9 +191,16 @@ def register(subparsers: Any) -> None:
                     "grounded in a sign-dictionary knowledge base; results go to a resumable JSONL store.")
     p.add_argument("--vocab", required=True, help="class list: .npz (classes), AUTSL/SLR500 .csv, WLASL .tsv, "
                                                   "LSA64 .md or one gloss per line .txt")
-    p.add_argument("--kb", required=True, action="append", metavar="DIR|FILE",
+    p.add_argument("--kb", action="append", metavar="DIR|FILE",
                    help="knowledge source (repeatable): folder, .csv/.jsonl/.md/.txt file, or builtin:asl-alphabet")
-    p.add_argument("--llm", default="local", help="local | local:PATH.gguf | openai:MODEL | file:PATH (default local)")
+    p.add_argument("--no-kb", action="store_true",
+                   help="no retrieval: the model describes from its own knowledge (recorded in the store header)")
+    p.add_argument("--llm", default="local",
+                   help="local | local:PATH.gguf | openai:MODEL | file:PATH | none (knowledge-base rendering, no "
+                        "model) (default local)")
+    p.add_argument("--neighbours", type=int, default=3,
+                   help="vocabulary neighbours shown to P1/P3 by templates v2 (default 3; 0: none)")
+    p.add_argument("--note", help="a note stored in the header (e.g. what grounding was missing)")
     p.add_argument("--out", required=True, help="description store (.jsonl); an existing one is resumed")
     p.add_argument("--force", action="store_true", help="redo every gloss (an unreadable store is kept as .bak)")
     p.add_argument("--only", nargs="+", metavar="GLOSS", help="describe only these glosses")
@@ -158,7 +208,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--sign-language", default="American Sign Language", help="named in the prompts")
     p.add_argument("--index-dir", type=Path, help="where the knowledge index is cached (default: cache dir)")
     p.add_argument("--templates", type=Path, help="folder with p1_primary.vN.md ... (default: shipped)")
-    p.add_argument("--template-version", type=int, default=1)
+    p.add_argument("--template-version", type=int, default=None,
+                   help="prompt templates vN (default 2: neighbour-aware; 1: the paper's steps as written)")
     p.add_argument("--top-k", type=int, default=3, help="entries given to the LLM (default 3)")
     p.add_argument("--max-tokens", type=int, default=250, help="per LLM reply (default 250)")
     p.add_argument("--synonyms", type=int, default=2, help="paraphrases per gloss (default 2)")

@@ -11,6 +11,8 @@
 - :class:`FileExchangeBackend`: writes each request to a JSONL file and reads answers from
   another, so a person can answer with any chat assistant; unanswered requests fail the gloss
   (resumable: rerun after filling in answers).
+- :class:`NoLLMBackend` (``none``): no model at all; the pipeline never calls it and every text
+  is the knowledge-base rendering (path ``kb-fallback``).
 
 Every backend records ``name``, ``model``, ``temperature`` and ``seed`` (written to provenance).
 Transport failures raise :class:`LLMError`; what the reply *says* is checked by the pipeline.
@@ -222,38 +224,54 @@ def request_id(messages: list[Message]) -> str:
 
 
 class FileExchangeBackend:
-    """Answers come from a file a person fills in.
+    """Answers come from a file a person (or a model without an API here) fills in.
 
     Each unanswered request is appended (once) to ``<exchange>.requests.jsonl`` as
-    ``{"id", "messages", "schema"}``; answers are read from ``<exchange>.answers.jsonl`` as
-    ``{"id": ..., "answer": "<the reply text>", "by": "<who or what answered>"}``. A request
-    without an answer raises :class:`LLMError` (the gloss is reported failed; rerun later).
+    ``{"id", "messages", "schema"}``; answers are read from ``<exchange>.answers.jsonl`` and from
+    any ``<exchange>.answers.<part>.jsonl`` (several answerers can work on parts of the requests
+    in parallel) as ``{"id": ..., "answer": "<the reply text>", "by": "<who or what answered>"}``.
+    Two different answers to one request are an error naming both files. A request without an
+    answer raises :class:`LLMError` (the gloss is reported failed; rerun later). The id is
+    :func:`request_id` of the messages, so the store's provenance (``requests``) points at the
+    answers each text came from.
     """
 
     name = "file"
 
     def __init__(self, exchange: Path, temperature: float = 0.0, seed: int = 0) -> None:
         self.exchange = Path(exchange)
-        self.requests = self.exchange.with_suffix(".requests.jsonl")
-        self.answers = self.exchange.with_suffix(".answers.jsonl")
+        self.requests = self.exchange.with_name(self.exchange.name + ".requests.jsonl")
+        self.answers = self.exchange.with_name(self.exchange.name + ".answers.jsonl")
         self.temperature = temperature
         self.seed = seed
         self.concurrency = 1
         self._lock = threading.Lock()
         self.model = self._answered_by() or "file-exchange"
 
+    def header_fields(self) -> dict[str, Any]:
+        """What the store header records about this exchange (where the requests and answers are)."""
+        return {"exchange": {"requests": str(self.requests), "answers": str(self.answers)}}
+
+    def answer_files(self) -> list[Path]:
+        """``<exchange>.answers.jsonl`` and the ``<exchange>.answers.<part>.jsonl`` files that exist."""
+        parts = sorted(self.exchange.parent.glob(f"{self.exchange.name}.answers.*.jsonl"))
+        return [p for p in [self.answers, *parts] if p.is_file()]
+
     def _read_answers(self) -> dict[str, dict[str, Any]]:
-        if not self.answers.is_file():
-            return {}
-        out = {}
-        for n, line in enumerate(self.answers.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-                out[str(obj["id"])] = obj
-            except (json.JSONDecodeError, KeyError, TypeError) as err:
-                raise DataError(self.answers, f"line {n}: expected {{\"id\": ..., \"answer\": ...}} ({err})") from err
+        out: dict[str, dict[str, Any]] = {}
+        where: dict[str, Path] = {}
+        for path in self.answer_files():
+            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                    rid = str(obj["id"])
+                except (json.JSONDecodeError, KeyError, TypeError) as err:
+                    raise DataError(path, f"line {n}: expected {{\"id\": ..., \"answer\": ...}} ({err})") from err
+                if rid in out and out[rid].get("answer") != obj.get("answer"):
+                    raise DataError(path, f"line {n}: request {rid} has another answer in {where[rid]}")
+                out[rid], where[rid] = obj, path
         return out
 
     def _answered_by(self) -> str:
@@ -281,13 +299,32 @@ class FileExchangeBackend:
         pass
 
 
+class NoLLMBackend:
+    """No language model: :class:`gspmc.describe.pipeline.Describer` skips every LLM step, so each
+    text is the knowledge-base entry rendered as text (glosses without an entry fail)."""
+
+    name = "none"
+    model = "none"
+    temperature = 0.0
+    seed = 0
+    concurrency = 1
+
+    def chat(self, messages: list[Message], schema: dict[str, Any], max_tokens: int) -> ChatReply:
+        raise LLMError("the 'none' backend has no language model (the pipeline does not call it)")
+
+    def close(self) -> None:
+        pass
+
+
 def make_backend(spec: str, **kwargs: Any) -> LLMBackend:
-    """``local`` | ``local:PATH.gguf`` | ``openai:MODEL`` | ``file:PATH`` -> a backend.
+    """``local`` | ``local:PATH.gguf`` | ``openai:MODEL`` | ``file:PATH`` | ``none`` -> a backend.
 
     ``kwargs`` go to the backend's constructor (unknown ones for that backend are ignored)."""
     import inspect
 
     kind, _, arg = spec.partition(":")
+    if kind == "none":
+        return NoLLMBackend()
     if kind == "local":
         cls: Any = LocalLlamaBackend
         if arg:
@@ -303,6 +340,6 @@ def make_backend(spec: str, **kwargs: Any) -> LLMBackend:
         cls = FileExchangeBackend
         kwargs["exchange"] = Path(arg)
     else:
-        raise ConfigError(f"unknown --llm {spec!r}: use local, local:PATH.gguf, openai:MODEL or file:PATH")
+        raise ConfigError(f"unknown --llm {spec!r}: use local, local:PATH.gguf, openai:MODEL, file:PATH or none")
     accepted = set(inspect.signature(cls.__init__).parameters)
     return cls(**{k: v for k, v in kwargs.items() if k in accepted and v is not None})

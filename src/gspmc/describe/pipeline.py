@@ -17,6 +17,16 @@ A transport error (:class:`LLMError`) fails the gloss: nothing of it is written 
 
 Idle glosses (``-`` by default: the "no sign" class of traduttore) get a fixed, documented
 description without any LLM call (path ``builtin``).
+
+Neighbour-aware prompts (templates v2, gspmc's addition): :meth:`Describer.prepare` finds, for
+each gloss of the vocabulary, the other glosses whose knowledge-base entries are articulated most
+alike (:mod:`gspmc.describe.neighbours`); P1 and P3 show their entries (``$neighbours``) and ask
+for the articulation that tells the sign apart from them.
+
+The backend ``none`` (:class:`gspmc.describe.llm.NoLLMBackend`) makes no call at all: every step
+takes the knowledge-base rendering (the "KB rendering without an LLM" row of Table 4).
+Provenance records, per step, the id of each request sent (``requests``): with the file-exchange
+backend these are the ids of the answers the texts came from.
 """
 
 from __future__ import annotations
@@ -27,7 +37,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gspmc.describe.entry import PARTS, KBEntry
-from gspmc.describe.llm import LLMBackend, LLMError, Message
+from gspmc.describe.llm import LLMBackend, LLMError, Message, request_id
+from gspmc.describe.neighbours import Neighbour, neighbours_context, vocabulary_neighbours
 from gspmc.describe.prompts import SCHEMAS, PromptSet
 from gspmc.describe.retrieval import Hit, KBIndex
 from gspmc.describe.store import Description
@@ -56,6 +67,7 @@ class PipelineConfig:
     idle_glosses: tuple[str, ...] = ("-",)
     dominant_hand: str = "right"  # the dictionaries' dominant hand is this part's hand
     context_chars: int = 500  # per entry in the prompt
+    neighbours: int = 3  # vocabulary neighbours shown to P1/P3 (templates with $neighbours)
 
 
 @dataclass
@@ -64,6 +76,7 @@ class StepLog:
     calls: int = 0
     errors: list[str] = field(default_factory=list)
     rejected: dict[str, list[str]] = field(default_factory=dict)
+    requests: dict[str, list[str]] = field(default_factory=dict)  # step -> ids of the requests sent
 
 
 def _now() -> str:
@@ -86,6 +99,31 @@ class Describer:
         self.index = index
         self.prompts = prompts
         self.cfg = cfg or PipelineConfig()
+        self._hits: dict[str, tuple[list[Hit], KBEntry | None]] = {}
+        self._neighbours: dict[str, list[Neighbour]] = {}
+
+    # ------------------------------------------------------------ vocabulary-level preparation
+    def _retrieve(self, item: VocabEntry) -> tuple[list[Hit], KBEntry | None]:
+        """The top-k entries for a gloss and its own entry (cached per gloss)."""
+        if item.gloss not in self._hits:
+            names = list(dict.fromkeys([item.query, item.gloss]))  # e.g. English query + Turkish/Chinese key
+            hits = self.index.search(item.query, k=self.cfg.top_k, gloss=names) if self.index else []
+            self._hits[item.gloss] = (hits, next((h.entry for h in hits if h.headword), None))
+        return self._hits[item.gloss]
+
+    def prepare(self, vocab: list[VocabEntry]) -> dict[str, list[Neighbour]]:
+        """Retrieve every gloss's entries and its vocabulary neighbours (for the ``$neighbours`` prompts).
+
+        Call once with the whole vocabulary before :meth:`describe`; without it (or without an
+        index) the neighbour block reads "(none)". Returns gloss -> neighbours."""
+        items = [v for v in vocab if v.gloss not in self.cfg.idle_glosses]
+        if self.index is None or self.cfg.neighbours <= 0 or len(items) < 2:
+            self._neighbours = {}
+            return {}
+        own = {v.gloss: self._retrieve(v)[1] for v in items}
+        self._neighbours = vocabulary_neighbours(self.index, own, {v.gloss: v.query for v in items},
+                                                 n=self.cfg.neighbours)
+        return self._neighbours
 
     # ------------------------------------------------------------ helpers
     def _side(self, text: str) -> str:
@@ -101,10 +139,14 @@ class Describer:
         return "\n".join(lines)
 
     def _ask(self, step: str, values: dict[str, str], log: StepLog) -> dict[str, Any] | None:
-        """One step: render, call, parse; malformed replies are fed back. None if all attempts fail."""
+        """One step: render, call, parse; malformed replies are fed back. None if all attempts fail
+        (and always None with the ``none`` backend, which is never called)."""
+        if self.backend.name == "none":
+            return None
         messages: list[Message] = self.prompts[step].render(**values)
         schema = SCHEMAS[step]
         for _attempt in range(self.cfg.format_retries + 1):
+            log.requests.setdefault(step, []).append(request_id(messages))
             reply = self.backend.chat(messages, schema, self.cfg.max_tokens)
             log.calls += 1
             log.tokens += reply.prompt_tokens + reply.completion_tokens
@@ -134,26 +176,26 @@ class Describer:
             return self.idle(item), 0
         start = time.monotonic()
         log = StepLog()
-        names = list(dict.fromkeys([item.query, item.gloss]))  # e.g. English query + Turkish/Chinese key
-        hits = self.index.search(item.query, k=self.cfg.top_k, gloss=names) if self.index else []
-        own: KBEntry | None = next((h.entry for h in hits if h.headword), None)
+        hits, own = self._retrieve(item)
+        neighbours = self._neighbours.get(item.gloss, [])
         prov: dict[str, Any] = {
             "backend": self.backend.name, "model": self.backend.model,
             "temperature": self.backend.temperature, "seed": self.backend.seed,
             "template_hash": self.prompts.hash, "query": item.query,
             "kb_ids": [h.entry.id for h in hits], "kb_hit": own is not None,
             "kb_entry": own.id if own else None,
+            "neighbours": [nb.gloss for nb in neighbours] if "neighbours" in self.prompts.placeholders else [],
         }
         paths: dict[str, str] = {}
         try:
-            texts = self._run_steps(item, hits, own, log, paths)
+            texts = self._run_steps(item, hits, own, log, paths, neighbours)
         except LLMError as err:
-            prov.update(paths=paths, error=str(err), errors=log.errors, time=_now(),
+            prov.update(paths=paths, error=str(err), errors=log.errors, requests=log.requests, time=_now(),
                         elapsed_s=round(time.monotonic() - start, 2), tokens=log.tokens)
             return Description(item.gloss, "failed", provenance=prov), log.tokens
         global_, synonyms, parts = texts
         status = "ok" if global_ else "failed"
-        prov.update(paths=paths, rejected=log.rejected, errors=log.errors, llm_calls=log.calls,
+        prov.update(paths=paths, rejected=log.rejected, errors=log.errors, requests=log.requests, llm_calls=log.calls,
                     tokens=log.tokens, time=_now(), elapsed_s=round(time.monotonic() - start, 2))
         if status == "failed":
             prov["error"] = "no knowledge-base entry and no generated description passed validation"
@@ -168,12 +210,14 @@ class Describer:
         return True
 
     def _run_steps(self, item: VocabEntry, hits: list[Hit], own: KBEntry | None, log: StepLog,
-                   paths: dict[str, str]) -> tuple[list[str], list[str], dict[str, list[str]]]:
+                   paths: dict[str, str], neighbours: list[Neighbour] | None = None,
+                   ) -> tuple[list[str], list[str], dict[str, list[str]]]:
         cfg = self.cfg
         other = "left" if cfg.dominant_hand == "right" else "right"
         base = {"sign_language": cfg.sign_language, "gloss": item.query,
                 "hint": f" ({item.hint})" if item.hint else "", "dominant_side": cfg.dominant_hand,
-                "other_side": other}
+                "other_side": other,
+                "neighbours": neighbours_context(neighbours or [], cfg.context_chars, self._side)}
         fallback_global = self._side(own.description or own.text) if own else ""
 
         # P1 (Eq. 3): primary description, grounded in the retrieved entries

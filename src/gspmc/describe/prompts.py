@@ -20,9 +20,9 @@ from typing import Any
 from gspmc.describe.entry import PARTS
 from gspmc.errors import ConfigError, DataError
 
-PIPELINE_VERSION = "gsp-3"  # bump when the step logic or validation rules change
+PIPELINE_VERSION = "gsp-4"  # bump when the step logic or validation rules change (gsp-4: neighbours, request ids)
 STEPS = ("p1_primary", "p2_synonyms", "p3_refine", "p4_parts")
-DEFAULT_VERSION = 1
+DEFAULT_VERSION = 2  # v2: v1 plus the vocabulary neighbours in P1/P3 ($neighbours); v1: the paper's steps
 
 # maxLength keeps grammar-constrained replies short enough to close within --max-tokens
 _DESC = {"type": "string", "minLength": 1, "maxLength": 500}
@@ -78,6 +78,11 @@ class PromptSet:
 
     def __getitem__(self, step: str) -> Template:
         return self.templates[step]
+
+    @property
+    def placeholders(self) -> set[str]:
+        """The ``$names`` used by any of the templates."""
+        return {name for t in self.templates.values() for part in (t.system, t.user) for name in part.get_identifiers()}
 
 
 def load_prompts(folder: Path | None = None, version: int = DEFAULT_VERSION) -> PromptSet:
