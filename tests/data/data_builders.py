@@ -51,3 +51,37 @@ def write_tree(root: Path, clips: dict[tuple[str, str], np.ndarray]) -> Path:
             np.save(d / f"{k}.npy", vec)
     return root
 
+
+
+def learnable_clip(rng: np.random.Generator, label: int, frames: int, offset: float = 0.0) -> np.ndarray:
+    """(frames, 258) MP_Data vectors: a still body; the right hand stays (label 0), moves up (1) or right
+    (2); the left hand is never detected. ``offset`` shifts the whole person (a session / signer effect)."""
+    pose = np.zeros((33, 4), np.float32)
+    pose[:, 0] = 0.5 + rng.normal(0, 0.02, 33)
+    pose[:, 1] = 0.5 + np.linspace(-0.3, 0.4, 33)
+    pose[11, :2], pose[12, :2] = (0.6, 0.4), (0.4, 0.4)  # shoulders
+    pose[:, 3] = 1.0
+    pose[:, :2] += offset
+    out = []
+    for t in range(frames):
+        step = t / max(frames - 1, 1)
+        hand = np.zeros((21, 3), np.float32)
+        hand[:, 0] = 0.35 + offset + rng.normal(0, 0.01, 21) + (0.2 * step if label == 2 else 0.0)
+        hand[:, 1] = 0.6 + offset + rng.normal(0, 0.01, 21) - (0.2 * step if label == 1 else 0.0)
+        out.append(np.concatenate([pose.reshape(-1), np.zeros(63, np.float32), hand.reshape(-1)]))
+    return np.stack(out).astype(np.float32)
+
+
+def write_session_trees(root: Path, sessions: tuple[str, ...] = ("session1", "session2", "session3"),
+                        classes: tuple[str, ...] = ("hello", "thanks", "yes"), clips_per_class: int = 4,
+                        frames: int = 30, seed: int = 0) -> Path:
+    """One MP_Data tree per recording session: ``root/<session>/<class>/<sequence>/<frame>.npy``."""
+    rng = np.random.default_rng(seed)
+    for s, session in enumerate(sessions):
+        for label, name in enumerate(classes):
+            for k in range(clips_per_class):
+                seq = root / session / name / str(k)
+                seq.mkdir(parents=True)
+                for t, vec in enumerate(learnable_clip(rng, label, frames, offset=0.03 * s)):
+                    np.save(seq / f"{t}.npy", vec)
+    return root

@@ -7,12 +7,16 @@ Names:
 Paths (the format is guessed from the path; ``format=`` overrides):
     ``*.npz``                   packed MP_Data clips (`readers.npz.read_mp_npz`)
     ``*.pose`` / folder of them pose-format holistic files (`readers.posefile`)
+    folder of videos            extracted once to ``.pose`` files (cached, resumed), then read as
+                                such (`readers.videos.read_video_folder`)
     ``*.npy`` + ``labels=``     SAM-SLR arrays (N, C, T, V, M) (`readers.sam_slr.read_sam_slr`)
     folder + ``labels=``        per-video COCO-WholeBody ``.npy`` (`readers.wholebody`)
-    folder ``<class>/<seq>/<frame>.npy`` MP_Data tree (`readers.mp_data.read_mp_data`)
+    folder ``<class>/<seq>/<frame>.npy`` MP_Data tree (`readers.mp_data.read_mp_data`); also one
+                                level more (``<session>/<class>/<seq>``) or a ``pattern=``
 
-Formats: ``mp-npz``, ``mp-data``, ``sam-slr``, ``wholebody``, ``autsl``, ``slr500``, ``pose``.
-Keyword arguments go to the reader.
+Formats: ``mp-npz``, ``mp-data``, ``sam-slr``, ``wholebody``, ``autsl``, ``slr500``, ``pose``, ``videos``.
+Keyword arguments go to the reader (``pattern=`` for MP_Data, ``.pose`` and video folders:
+`gspmc.data.pattern`).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from gspmc.errors import ConfigError, DataError
 from gspmc.paths import data_dir
 
 TRADUTTORE_FILE = "traduttore_asl33.npz"
-FORMATS = ("mp-npz", "mp-data", "sam-slr", "wholebody", "autsl", "slr500", "pose")
+FORMATS = ("mp-npz", "mp-data", "sam-slr", "wholebody", "autsl", "slr500", "pose", "videos")
 
 
 def traduttore_path() -> Path:
@@ -53,6 +57,10 @@ def _guess_format(p: Path, kw: dict[str, Any]) -> str:
         return "pose"
     if "labels" in kw:
         return "wholebody"
+    from gspmc.data.readers.videos import VIDEO_EXTENSIONS
+
+    if next(p.rglob("*.npy"), None) is None and any(f.suffix.lower() in VIDEO_EXTENSIONS for f in p.rglob("*")):
+        return "videos"
     return "mp-data"
 
 
@@ -101,6 +109,10 @@ def load_dataset(name_or_path: str | PathLike[str], format: str | None = None, *
         from gspmc.data.readers.wholebody import read_slr500
 
         return read_slr500(p, **kw)
+    if fmt == "videos":
+        from gspmc.data.readers.videos import read_video_folder
+
+        return read_video_folder(p, **kw)
     from gspmc.data.readers.posefile import read_pose_file, read_pose_folder
 
     if p.is_file():

@@ -62,8 +62,12 @@ def register(subparsers: Any) -> None:
                         "seed by seed (mean difference, 95%% CI, wins/losses); writes compare.md/.csv/.json")
     p.set_defaults(func=run_grid)
 
-    p = subparsers.add_parser("info", help="parameter count and FLOPs per clip of the configured model")
-    _config_args(p)
+    p = subparsers.add_parser("info", help="what the data at PATH holds (classes, clips per group, frames, folds) "
+                              "and/or the configured model's parameters and FLOPs per clip")
+    p.add_argument("path", nargs="?", help="your data: an npz, an MP_Data tree, a folder of .pose files or videos")
+    p.add_argument("--config", help="YAML config file, or the name of one in configs/ (e.g. traduttore)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set data.protocol=group-kfold (repeatable)")
     p.add_argument("--classes", type=int, help="number of classes (default: read the configured dataset)")
     p.set_defaults(func=run_info)
 
@@ -192,12 +196,13 @@ def run_grid(args: argparse.Namespace) -> int:
 
     from gspmc.train import grid
     from gspmc.train.config import load_config
+    from gspmc.train.datamodule import resolve_folds
 
     cfg = load_config(args.config, args.set)  # check the config (and overrides) before starting anything
     rows = grid.select_rows(grid.load_rows(args.rows), args.only)
     for row in rows:
         load_config(args.config, [*args.set, *row.overrides])
-    folds = args.folds or [cfg.data.fold]
+    folds = resolve_folds(cfg, args.folds)  # 'all': every fold the protocol makes on the data
     out = Path(args.out)
     runs = grid.plan_grid(rows, args.seeds, folds, args.streams, out, extra=args.set)
     threads = args.threads or max(1, (os.cpu_count() or 1) // max(1, args.jobs))
@@ -225,18 +230,45 @@ def run_grid(args: argparse.Namespace) -> int:
 
 
 def run_info(args: argparse.Namespace) -> int:
+    import json
+
     from gspmc.models import build_model, count_parameters, flops_per_clip
     from gspmc.pose.layouts import get_layout
     from gspmc.train.config import load_config
     from gspmc.train.module import resolve_model_config
 
-    cfg = load_config(args.config, args.set)
-    if args.classes is None:
+    if args.path is None and args.config is None:
+        raise ConfigError("gspmc info: give a data PATH, a --config, or both")
+    sets = list(args.set)
+    if args.path is not None:
+        explicit = {item.partition("=")[0].strip() for item in sets}
+        sets = [f"data.path={json.dumps(str(args.path))}", *([] if "data.dataset" in explicit else
+                                                                ["data.dataset=auto"]), *sets]
+    cfg = load_config(args.config, sets)
+    clips = None
+    if args.path is not None:
+        from gspmc.data.summary import describe_data, group_columns
+        from gspmc.train.datamodule import get_data_protocol, load_clips, resolve_from_data
+
+        clips = load_clips(cfg)
+        if args.config is not None or any(s.startswith("data.protocol=") for s in args.set):
+            protocols = [(f"{cfg.data.protocol}" + (f" (group {cfg.data.group})" if cfg.data.protocol in
+                          ("leave-one-group-out", "group-kfold") else ""), get_data_protocol(cfg))]
+        else:  # no protocol asked for: what leaving out each group would make
+            from gspmc.data.protocols import get_protocol
+
+            protocols = [(f"leave-one-group-out (group {g})", get_protocol("leave-one-group-out", group=g))
+                         for g in group_columns(clips)]
+        print(describe_data(clips, protocols, cfg.data.split_seed))
+        cfg = resolve_from_data(cfg, clips)
+        if args.config is None:
+            return 0
+    if args.classes is not None:
+        num_classes = args.classes
+    else:
         from gspmc.train.datamodule import load_clips
 
-        num_classes = len(load_clips(cfg).classes)
-    else:
-        num_classes = args.classes
+        num_classes = len((clips if clips is not None else load_clips(cfg)).classes)
     layout = get_layout(cfg.input.layout)
     model_cfg = resolve_model_config(cfg)
     model = build_model(model_cfg, num_classes, layout)

@@ -85,6 +85,9 @@ def make_split(cfg: Config, clips: Any) -> Any:
                           "`gspmc grid --folds all`; `gspmc fit` trains one fold")
     if fold is None and len(folds) == 1:
         fold = folds[0]
+    if fold is None:
+        raise ConfigError(f"data.fold: choose the fold to hold out, one of {', '.join(map(str, folds))} "
+                          "(--set data.fold=...), or run every fold with `gspmc grid --folds all`")
     if fold not in folds:
         raise ConfigError(f"data.fold: {fold!r} is not a fold of {cfg.data.protocol} ({', '.join(map(str, folds))})")
     return protocol.split(clips, fold, cfg.data.split_seed)
