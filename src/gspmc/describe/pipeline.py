@@ -66,7 +66,7 @@ class PipelineConfig:
     format_retries: int = 2  # malformed replies sent back with the error
     idle_glosses: tuple[str, ...] = ("-",)
     dominant_hand: str = "right"  # the dictionaries' dominant hand is this part's hand
-    context_chars: int = 500  # per entry in the prompt
+    context_chars: int = 1000  # per entry in the prompt (ASL-LEX entries are <= 989 characters)
     neighbours: int = 3  # vocabulary neighbours shown to P1/P3 (templates with $neighbours)
 
 
