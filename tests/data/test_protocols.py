@@ -7,7 +7,7 @@ import pytest
 
 from gspmc.data.protocols import get_protocol, held_out_signer, list_protocols, stratified_holdout
 from gspmc.data.sample import ClipSet, Sample
-from gspmc.errors import ConfigError
+from gspmc.errors import ConfigError, DataError
 
 
 def _clips(labels: list[int], signers: list[str], k: int) -> ClipSet:
@@ -64,8 +64,8 @@ def test_registry() -> None:
 
 
 @pytest.mark.shared_data
-def test_traduttore_xsigner_counts(traduttore: tuple) -> None:
-    clips, _ = traduttore
+def test_traduttore_xsigner_counts(traduttore) -> None:
+    clips = traduttore
     labels, signers = clips.labels(), clips.signers().astype(str)
     proto = get_protocol("traduttore-xsigner")
     expected = {"TheCamNelson": (1363, 15, 2925, 24), "dmohazab": (2220, 15, 2188, 32)}
@@ -78,3 +78,70 @@ def test_traduttore_xsigner_counts(traduttore: tuple) -> None:
         assert len(split.val) == round(0.1 * n_train_side)
         assert len(np.unique(side)) == len(side)
         assert set(labels[split.test]) <= set(labels[split.train])
+
+
+@pytest.mark.shared_data
+def test_preset_is_leave_one_group_out_over_signers(traduttore) -> None:
+    """traduttore-xsigner is the generic leave-one-group-out with group signer, index for index."""
+    clips = traduttore
+    preset, generic = get_protocol("traduttore-xsigner"), get_protocol("leave-one-group-out", group="signer")
+    assert generic.fold_names(clips) == ["Alex", "TheCamNelson", "dmohazab"]
+    for fold in preset.folds:
+        a, b = preset.split(clips, fold, seed=0), generic.split(clips, fold, seed=0)
+        for part in ("train", "val", "test"):
+            assert getattr(a, part).tolist() == getattr(b, part).tolist(), (fold, part)
+
+
+def _grouped(groups: list[str], labels: list[int], k: int) -> ClipSet:
+    samples = [Sample(np.zeros((2, 27, 2), np.float32), np.zeros((2, 27), bool), "sam-slr-27", lab, f"c{i}")
+               for i, lab in enumerate(labels)]
+    return ClipSet(samples, [f"k{i}" for i in range(k)], "sam-slr-27", "toy",
+                   meta={"session": np.asarray(groups)})
+
+
+def test_group_kfold_keeps_groups_whole_and_balances_classes() -> None:
+    # 6 sessions: s0-s2 have only class 0 (4 clips each), s3-s5 only class 1 (4 clips each)
+    groups = [f"s{g}" for g in range(6) for _ in range(4)]
+    labels = [0 if g < 3 else 1 for g in range(6) for _ in range(4)]
+    clips = _grouped(groups, labels, 2)
+    proto = get_protocol("group-kfold", group="session", k=3)
+    assert proto.folds == ("0", "1", "2")
+    assigned = proto.assign(clips, seed=0)
+    assert sorted(assigned) == [f"s{g}" for g in range(6)]
+    for fold in range(3):  # stratified: each fold gets one class-0 session and one class-1 session
+        members = [g for g, f in assigned.items() if f == fold]
+        assert sorted(int(g[1]) < 3 for g in members) == [False, True], assigned
+    tested = []
+    for fold in proto.folds:
+        split = proto.split(clips, fold, seed=0)
+        sessions = clips.meta["session"]
+        test_groups = set(sessions[split.test])
+        assert not test_groups & set(sessions[np.concatenate([split.train, split.val])])
+        tested += split.test.tolist()
+    assert sorted(tested) == list(range(24))  # every clip is tested exactly once over the k folds
+    assert proto.assign(clips, seed=0) == assigned  # deterministic
+    with pytest.raises(ConfigError, match="k=7 folds need k >= 2 and at least k session values"):
+        get_protocol("group-kfold", group="session", k=7).split(clips, "0")
+    with pytest.raises(ConfigError, match="has folds"):
+        proto.split(clips, "3")
+
+
+def test_split_file(tmp_path) -> None:
+    clips = _grouped(["a"] * 10, [0, 1] * 5, 2)
+    csv = tmp_path / "split.csv"
+    csv.write_text("id,split\n" + "".join(f"c{i},train\n" for i in range(6)) + "c6,val\nc7,test\nc8,TEST\n")
+    split = get_protocol("split-file", split_file=str(csv)).split(clips, "file")
+    assert split.train.tolist() == list(range(6)) and split.val.tolist() == [6] and split.test.tolist() == [7, 8]
+    # no val rows: validation carved from train (10% of 6 -> 1 clip)
+    csv.write_text("".join(f"c{i},train\n" for i in range(6)) + "c7,test\n")
+    split = get_protocol("split-file", split_file=str(csv)).split(clips, "file")
+    assert len(split.val) == 1 and len(split.train) == 5 and split.test.tolist() == [7]
+    bad = {"c1,holdout\n": "split 'holdout' is not train, val or test", "zz,train\n": "clip 'zz' is not in 'toy'",
+           "c1,train\nc1,test\n": "clip 'c1' is listed twice"}
+    for text, message in bad.items():
+        csv.write_text(text)
+        with pytest.raises(DataError, match=message) as err:
+            get_protocol("split-file", split_file=str(csv)).split(clips, "file")
+        assert str(csv) in str(err.value)
+    with pytest.raises(ConfigError, match="needs data.split_file"):
+        get_protocol("split-file")

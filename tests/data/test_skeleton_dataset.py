@@ -92,8 +92,8 @@ def test_cache(clips) -> None:
 
 
 @pytest.mark.shared_data
-def test_real_clips_through_the_dataset(traduttore: tuple) -> None:
-    clips, _ = traduttore
+def test_real_clips_through_the_dataset(traduttore) -> None:
+    clips = traduttore
     empty = [i for i, s in enumerate(clips.samples) if not s.mask.any()]
     picked = np.r_[np.arange(0, len(clips), 50), empty[:5]]
     cfg = InputConfig(layout="sam-slr-27", window=20, stream="bone")

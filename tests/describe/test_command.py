@@ -7,11 +7,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from describe_helpers import FakeOpenAI, good_reply
+from signal_helpers import SignalAtGloss
 
 from gspmc.cli import main
 from gspmc.describe.store import load_store
@@ -34,25 +34,23 @@ def vocab(tmp_path: Path) -> Path:
 @pytest.mark.slow
 def test_interrupted_run_resumes(fake_openai: FakeOpenAI, tiny_kb: Path, vocab: Path, tmp_path: Path,
                                  capsys: pytest.CaptureFixture[str]) -> None:
-    fake_openai.script = lambda req, n: (200, good_reply(req), 0.3)  # ~1.2 s per gloss
+    script = SignalAtGloss(at=3, sig=signal.SIGINT)
+    fake_openai.script = script
     out = tmp_path / "store.jsonl"
     proc = subprocess.Popen([sys.executable, "-m", "gspmc.cli", *args(vocab, tiny_kb, out, fake_openai.url)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
-    deadline = time.monotonic() + 240
-    n_first = 0
-    while time.monotonic() < deadline and proc.poll() is None:
-        if out.exists():
-            n_first = len(load_store(out))
-            if n_first >= 2:
-                break
-        time.sleep(0.1)
-    assert proc.poll() is None, proc.communicate()
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert "interrupted; finished work is kept" in err
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    script.pid = proc.pid
+    script.started.set()
+    err_lines = []
+    for line in proc.stderr:  # blocks until the process reports the interrupt (or exits)
+        err_lines.append(line)
+        if "interrupted; finished work is kept" in line:
+            break
+    script.release.set()  # now let the held request finish; its gloss is never stored
+    err_lines += proc.stderr.readlines()
+    assert proc.wait(timeout=120) == 130, "".join(err_lines)
     first = load_store(out)
-    assert 2 <= len(first) < len(GLOSSES)
+    assert sorted(first.glosses) == ["coffee", "tea"]  # the two glosses finished before the interrupt
     kept = {g: first.get(g).to_json() for g in first.glosses}
 
     capsys.readouterr()
