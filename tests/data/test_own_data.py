@@ -41,7 +41,7 @@ def test_session_trees_are_read_with_their_sessions(recordings: Path) -> None:
     # an explicit pattern may name the top level differently: here it is the signer
     by_signer = load_dataset(recordings, pattern="{signer}/{class}/{sequence}")
     assert sorted({s.signer for s in by_signer.samples}) == ["session1", "session2", "session3"]
-    with pytest.raises(DataError, match="path pattern '{class}/{clip}' has 2"):
+    with pytest.raises(DataError, match=r"level\(s\) below the root, but the path pattern '\{class\}/\{clip\}' has 2"):
         load_dataset(recordings, pattern="{class}/{clip}")
 
 

@@ -97,7 +97,7 @@ def test_bad_keypoint_files_raise_data_error_naming_the_file(tmp_path: Path) -> 
     bad_pose.write_bytes(b"\x00" * 10)
     with pytest.raises(DataError, match="bad.pose"):
         read_pose(bad_pose)
-    with pytest.raises(DataError, match="extension"):
+    with pytest.raises(DataError, match="x.txt: unknown keypoint file extension"):
         read_clip(tmp_path / "x.txt")
 
 
@@ -107,7 +107,7 @@ def test_find_videos_keeps_relative_paths(tmp_path: Path) -> None:
         (tmp_path / rel).write_bytes(b"")
     stems = [str(stem) for _, stem in find_videos([tmp_path])]
     assert stems == ["a/x", "b/x"]
-    with pytest.raises(DataError, match="no such file"):
+    with pytest.raises(DataError, match="missing: no such file or folder"):
         find_videos([tmp_path / "missing"])
 
 
@@ -127,6 +127,7 @@ def test_batch_reports_bad_videos_resumes_and_runs_workers(shared_data: Path, tm
     assert by_name["wlasl_00339.mp4"]["status"] == "ok"  # symlink resolved
     assert by_name["empty.mp4"]["status"] == "error" and "empty.mp4" in by_name["empty.mp4"]["error"]
     assert by_name["text.mp4"]["status"] == "error"
+    assert "text.mp4: OpenCV cannot open this file as a video" in by_name["text.mp4"]["error"]
     clip = read_npz(out / "clip.npz")
     assert clip.num_frames == by_name["wlasl_00339.mp4"]["frames"] >= 55  # 60-61 frames decoded
     assert (clip.width, clip.height) == (288, 192)
