@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from os import PathLike
 from pathlib import PurePosixPath
 
 from gspmc.errors import ConfigError, DataError
@@ -26,6 +27,7 @@ from gspmc.errors import ConfigError, DataError
 _FIELD = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 CLIP = "clip"
 _ALIASES = {"sequence": CLIP, "label": "class"}  # {sequence} is MP_Data's word for a clip
+Where = str | PathLike[str] | None  # the folder an error names
 DEFAULTS = {1: f"{{{CLIP}}}", 2: f"{{class}}/{{{CLIP}}}", 3: f"{{session}}/{{class}}/{{{CLIP}}}"}
 
 
@@ -62,7 +64,7 @@ class PathPattern:
     def depth(self) -> int:
         return len(self.fields)
 
-    def match(self, rel: PurePosixPath | str, root: object) -> dict[str, str]:
+    def match(self, rel: PurePosixPath | str, root: Where) -> dict[str, str]:
         """Field values of a clip's path relative to the root (the clip's own name under ``clip``)."""
         parts = PurePosixPath(rel).parts
         if len(parts) != self.depth:
@@ -75,7 +77,7 @@ class PathPattern:
         return [f for f in self.fields if f not in (None, CLIP, "class", "signer")]
 
 
-def default_pattern(depth: int, root: object) -> PathPattern:
+def default_pattern(depth: int, root: Where) -> PathPattern:
     """The pattern used when none is given, by how many levels lie between the root and the clips."""
     if depth not in DEFAULTS:
         raise DataError(root, f"clips lie {depth} levels below the root; say what the levels mean with a path "
@@ -83,7 +85,7 @@ def default_pattern(depth: int, root: object) -> PathPattern:
     return PathPattern.parse(DEFAULTS[depth])
 
 
-def resolve_pattern(pattern: str | PathPattern | None, depth: int, root: object) -> PathPattern:
+def resolve_pattern(pattern: str | PathPattern | None, depth: int, root: Where) -> PathPattern:
     """``pattern`` parsed, or the default for ``depth``; a given pattern must match the depth."""
     if pattern is None:
         return default_pattern(depth, root)

@@ -80,6 +80,7 @@ class TrainerConfig:
     accelerator: str = "auto"
     devices: str = "auto"  # "auto", a count ("2") or a list ("[0,1]")
     strategy: str = "auto"  # "ddp" for several GPUs
+    num_nodes: int = 1  # machines in a multi-node DDP run (docs/training.md)
     num_workers: int = 0  # DataLoader worker processes
     eval_batch_size: int = 256
     threads: int | None = None  # torch.set_num_threads for this process; None: torch's default
@@ -222,6 +223,7 @@ def validate(cfg: Config) -> None:
         (cfg.input.stream in STREAMS, "input.stream", f"must be one of {', '.join(STREAMS)}; got {cfg.input.stream!r}"),
         (cfg.input.window >= 1, "input.window", f"must be >= 1, got {cfg.input.window}"),
         (cfg.trainer.num_workers >= 0, "trainer.num_workers", f"must be >= 0, got {cfg.trainer.num_workers}"),
+        (cfg.trainer.num_nodes >= 1, "trainer.num_nodes", f"must be >= 1, got {cfg.trainer.num_nodes}"),
         (cfg.trainer.eval_batch_size >= 1, "trainer.eval_batch_size", "must be >= 1"),
         (cfg.trainer.threads is None or cfg.trainer.threads >= 1, "trainer.threads", "must be >= 1 or null"),
         (0 < cfg.trainer.limit_train_batches <= 1, "trainer.limit_train_batches", "must be in (0, 1]"),

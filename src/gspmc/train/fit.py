@@ -31,7 +31,7 @@ RESULT_FILE = "result.json"
 # config keys that may change between a run and its resume: run-time settings, and optim.epochs
 # (the schedule depends on warm-up and milestones only, so a longer run continues the same curve)
 _RESUMABLE_CHANGES = ("optim.epochs", "trainer.num_workers", "trainer.threads", "trainer.progress_bar", "trainer.eval_batch_size",
-                      "trainer.log_every_n_steps", "trainer.devices", "trainer.accelerator", "trainer.strategy", "name")
+                      "trainer.log_every_n_steps", "trainer.devices", "trainer.accelerator", "trainer.strategy", "trainer.num_nodes", "name")
 
 
 def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -125,7 +125,8 @@ def fit(cfg: Config, out: str | os.PathLike[str], resume: str | os.PathLike[str]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     start = time.time()
-    remove_stale_temps(out)  # half-written temporaries of a killed run (the files they replace are intact)
+    if _launching_rank():  # half-written temporaries of a killed run (the files they replace are intact)
+        remove_stale_temps(out)
     if resume is None and (out / "last.ckpt").is_file():
         resume = out / "last.ckpt"
     if resume is not None:
@@ -156,6 +157,7 @@ def fit(cfg: Config, out: str | os.PathLike[str], resume: str | os.PathLike[str]
         max_epochs=cfg.optim.epochs,
         accelerator=cfg.trainer.accelerator,
         devices=_devices(cfg.trainer.devices),
+        num_nodes=cfg.trainer.num_nodes,
         strategy=cfg.trainer.strategy,
         precision=precision,
         callbacks=[best_cb, last_cb, *([KillAfterStep()] if armed("fit:step") else [])],
@@ -253,3 +255,9 @@ def _devices(value: str) -> Any:
     parsed = yaml.safe_load(value) if isinstance(value, str) else value
     return parsed if isinstance(parsed, int | list) else value
 
+
+
+def _launching_rank() -> bool:
+    """True in the process a user started (not a DDP worker that Lightning or torchrun launched, nor
+    another node): only it may clean the run folder, before any rank writes there."""
+    return all(int(os.environ.get(k, "0") or 0) == 0 for k in ("RANK", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK"))

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The full suite on N fresh clones of this repository's HEAD, one after another (default 10):
+# what .ci/run checks (ruff, then every test with GSPMC_REQUIRE_DATA=1), each in a new `git clone`
+# with no caches, no run folders and no files left by earlier runs.
+#
+#   bash bench/fresh_clones.sh [N]        # prints one line per clone and a summary; logs in $OUT
+#
+# The Python environment is the one `make install` built in this checkout (.venv, or VENV=...):
+# installing it again per clone would test pip, not gspmc. Each clone's own src/ is put first on
+# PYTHONPATH (the venv's editable install only appends this checkout's src/ after it), and every log
+# records which gspmc the clone imported, so the clone's code is what runs.
+set -uo pipefail
+N=${1:-10}
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+VENV=${VENV:-$REPO/.venv}
+DATA=${GSPMC_DATA:-$(cd "$REPO/../shared/data" 2>/dev/null && pwd)}
+OUT=${OUT:-$(mktemp -d /tmp/gspmc-fresh-clones.XXXXXX)}
+COMMIT=$(git -C "$REPO" rev-parse --short HEAD)
+echo "fresh clones of $COMMIT ($N runs), data $DATA, logs in $OUT"
+passed=0
+for i in $(seq 1 "$N"); do
+    clone="$OUT/clone$i"
+    git clone -q "$REPO" "$clone" || { echo "clone $i: git clone failed"; continue; }
+    start=$(date +%s)
+    (
+        cd "$clone" || exit 1
+        export PYTHONPATH="$clone/src" GSPMC_DATA="$DATA" GSPMC_REQUIRE_DATA=1
+        "$VENV/bin/python" -c "import gspmc, sys; print('gspmc from', gspmc.__file__); sys.exit(not gspmc.__file__.startswith('$clone/'))" &&
+        "$VENV/bin/ruff" check src tests bench &&
+        "$VENV/bin/python" -m pytest -q -p no:cacheprovider
+    ) > "$OUT/clone$i.log" 2>&1
+    rc=$?
+    summary=$(grep -E "^[0-9]+ (passed|failed)|(passed|failed).* in [0-9.]+s" "$OUT/clone$i.log" | tail -1)
+    echo "clone $i: exit $rc, $(( $(date +%s) - start )) s: ${summary:-no pytest summary (see $OUT/clone$i.log)}"
+    [ "$rc" -eq 0 ] && passed=$((passed + 1))
+    rm -rf "$clone"
+done
+echo "$passed/$N fresh clones green (commit $COMMIT, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
+[ "$passed" -eq "$N" ]
