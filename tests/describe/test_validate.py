@@ -46,7 +46,12 @@ def test_parse_reply_errors_say_what_is_wrong(reply: str, message: str) -> None:
 def test_contains_term_is_whole_word() -> None:
     assert contains_term("The S-handshape moves", "s handshape")
     assert not contains_term("it's a fist", "s handshape")
-    assert contains_term("a FIST.", "fist") and not contains_term("fists", "fist")
+    assert contains_term("a FIST.", "fist") and not contains_term("fistful", "fist")
+    # singular and plural are one word; "little finger" is the pinky
+    assert contains_term("two fists", "fist") and contains_term("one fist", "fists")
+    assert contains_term("it brushes twice", "brush") and contains_term("both shoulders", "shoulder")
+    assert contains_term("the little finger is raised", "pinky") and contains_term("pinky up", "little finger")
+    assert contains_term("palm crosses", "cross") and not contains_term("glass", "glas")
 
 
 def test_check_text_requires_every_key_term_group() -> None:
@@ -83,7 +88,7 @@ def test_check_part_agrees_with_the_entry() -> None:
 
 def test_derive_terms_groups_lexicon_words() -> None:
     assert derive_terms("Flat hand taps the chin twice.") == {
-        "handshape": ("flat",), "location": ("chin",), "movement": ("taps",)}
+        "handshape": ("flat",), "location": ("chin",), "movement": ("tap", "taps")}  # singular = plural
     assert derive_terms("Nothing relevant.") == {}
 
 

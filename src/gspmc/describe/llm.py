@@ -238,12 +238,12 @@ class FileExchangeBackend:
 
     name = "file"
 
-    def __init__(self, exchange: Path, temperature: float = 0.0, seed: int = 0) -> None:
+    def __init__(self, exchange: Path) -> None:
         self.exchange = Path(exchange)
         self.requests = self.exchange.with_name(self.exchange.name + ".requests.jsonl")
         self.answers = self.exchange.with_name(self.exchange.name + ".answers.jsonl")
-        self.temperature = temperature
-        self.seed = seed
+        self.temperature = None  # not known: whoever answers decides (recorded as null)
+        self.seed = None
         self.concurrency = 1
         self._lock = threading.Lock()
         self.model = self._answered_by() or "file-exchange"

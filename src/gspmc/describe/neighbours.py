@@ -8,8 +8,8 @@ own entries with the index's two content channels:
 - dense: cosine of the index's sentence encoder (all-MiniLM-L6-v2) over the whole articulation texts;
 - lexical: the index's BM25 model (corpus-wide IDF), scored on the candidates' entries only;
 
-fused by reciprocal rank fusion, ``score = sum_c 1 / (RRF_K + rank_c)``. A gloss without an entry is
-ranked by its query word on the same channels. Glosses whose own entry is the same entry as the
+fused by reciprocal rank fusion, ``score = sum_c 1 / (RRF_K + rank_c)``. A gloss without an entry has
+no neighbours (nothing is known of its articulation). Glosses whose own entry is the same entry as the
 gloss's (two names of one sign) are not neighbours; glosses without an entry cannot be neighbours
 (there is nothing to contrast with).
 """
@@ -60,20 +60,22 @@ def vocabulary_neighbours(index: KBIndex, own: Mapping[str, KBEntry | None], que
     cands = [g for g in glosses if own[g] is not None]
     if n <= 0 or len(cands) < 1:
         return {g: [] for g in glosses}
-    texts = {g: articulation_text(own[g]) if own[g] is not None else queries.get(g, g) for g in glosses}
-    emb = index.encoder.encode([texts[g] for g in glosses])  # (G, d), unit rows
-    row = {g: i for i, g in enumerate(glosses)}
-    cand_rows = np.asarray([row[g] for g in cands])
+    texts = {g: articulation_text(own[g]) for g in cands}
+    emb = index.encoder.encode([texts[g] for g in cands])  # (C, d), unit rows
+    row = {g: i for i, g in enumerate(cands)}
     pos = {e.id: i for i, e in enumerate(index.entries)}
     cand_docs = [pos.get(own[g].id) for g in cands]  # type: ignore[union-attr]
     out: dict[str, list[Neighbour]] = {}
     for g in glosses:
         mine = own[g]
+        if mine is None:  # nothing known of its articulation: no neighbour is meaningful
+            out[g] = []
+            continue
         keep = np.asarray([c != g and (mine is None or own[c].id != mine.id) for c in cands])  # type: ignore[union-attr]
         if not keep.any():
             out[g] = []
             continue
-        dense = emb[cand_rows] @ emb[row[g]]  # (C,)
+        dense = emb @ emb[row[g]]  # (C,)
         lexical = np.zeros(len(cands))
         tokens = [t for t in tokenize(texts[g]) if t in index.vocab]
         if tokens and index.bm25 is not None and all(d is not None for d in cand_docs):

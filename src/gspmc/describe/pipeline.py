@@ -9,7 +9,8 @@
 5. P4 (Eq. 6) ``T_p = LLM(T_g, P4)``: part texts for left hand, right hand, body, face, mouth.
 
 Each reply is parsed against its schema; a malformed reply is sent back with the error, up to
-``format_retries`` times; then the step counts as failed. Each generated text is checked against
+``format_retries`` times; then the step counts as failed. A P1/P3 description that the checks
+refuse is sent back once with the reasons (``content_retries``). Each generated text is checked against
 the gloss's own entry (:mod:`gspmc.describe.validate`); a failed step or a rejected text is
 replaced by the entry rendered as text (path ``kb-fallback``). Without an own entry only texts
 that pass the generic checks are kept; a gloss without any global text is ``failed``.
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +66,7 @@ class PipelineConfig:
     max_tokens: int = 250  # per LLM reply
     n_synonyms: int = 2
     format_retries: int = 2  # malformed replies sent back with the error
+    content_retries: int = 1  # P1/P3 descriptions refused by the checks sent back with the reasons
     idle_glosses: tuple[str, ...] = ("-",)
     dominant_hand: str = "right"  # the dictionaries' dominant hand is this part's hand
     context_chars: int = 1000  # per entry in the prompt (ASL-LEX entries are <= 989 characters)
@@ -129,37 +132,59 @@ class Describer:
     def _side(self, text: str) -> str:
         return swap_sides(text) if self.cfg.dominant_hand == "left" else text
 
-    def _context(self, hits: list[Hit]) -> str:
+    def _context(self, hits: list[Hit], own: KBEntry | None = None) -> str:
         if not hits:
             return "(no entries found)"
-        lines = []
+        lines = [] if own is not None else [
+            "(No entry of this sign was found: the entries below are other signs, shown for their articulation "
+            "terms only.)"]
         for n, hit in enumerate(hits, start=1):
             text = hit.entry.text[: self.cfg.context_chars]
             lines.append(f"[{n}] ({hit.entry.id}) {self._side(text)}")
         return "\n".join(lines)
 
-    def _ask(self, step: str, values: dict[str, str], log: StepLog) -> dict[str, Any] | None:
-        """One step: render, call, parse; malformed replies are fed back. None if all attempts fail
-        (and always None with the ``none`` backend, which is never called)."""
+    def _ask(self, step: str, values: dict[str, str], log: StepLog,
+             check: Callable[[dict[str, Any]], list[str]] | None = None) -> dict[str, Any] | None:
+        """One step: render, call, parse; malformed replies are fed back (``format_retries``). None if
+        all attempts fail (and always None with the ``none`` backend, which is never called).
+
+        ``check(reply) -> problems``: a parsed reply whose text the guard rails refuse is sent back once
+        more with the reasons (``content_retries``); the last parsed reply is returned either way (the
+        caller checks it again and falls back if it is still refused)."""
         if self.backend.name == "none":
             return None
         messages: list[Message] = self.prompts[step].render(**values)
         schema = SCHEMAS[step]
-        for _attempt in range(self.cfg.format_retries + 1):
+        format_left, content_left = self.cfg.format_retries, self.cfg.content_retries
+        while True:
             log.requests.setdefault(step, []).append(request_id(messages))
             reply = self.backend.chat(messages, schema, self.cfg.max_tokens)
             log.calls += 1
             log.tokens += reply.prompt_tokens + reply.completion_tokens
             try:
-                return parse_reply(reply.text, schema)
+                obj = parse_reply(reply.text, schema)
             except ReplyError as err:
                 log.errors.append(f"{step}: {err}")
+                if format_left <= 0:
+                    return None
+                format_left -= 1
                 messages = messages + [
                     {"role": "assistant", "content": reply.text[:2000]},
                     {"role": "user", "content": f"Your reply was not valid: {err}. Reply again with only a JSON "
                                                 "object that matches the requested format."},
                 ]
-        return None
+                continue
+            problems = check(obj) if check is not None else []
+            if not problems or content_left <= 0:
+                return obj
+            content_left -= 1
+            log.rejected.setdefault(f"{step} (sent back)", []).append("; ".join(problems))
+            messages = messages + [
+                {"role": "assistant", "content": reply.text[:2000]},
+                {"role": "user", "content": f"Your description was not accepted: {'; '.join(problems)}. Write it "
+                                            "again following the instructions, as a JSON object in the requested "
+                                            "format."},
+            ]
 
     # ------------------------------------------------------------ one gloss
     def idle(self, item: VocabEntry) -> Description:
@@ -221,7 +246,10 @@ class Describer:
         fallback_global = self._side(own.description or own.text) if own else ""
 
         # P1 (Eq. 3): primary description, grounded in the retrieved entries
-        reply = self._ask("p1_primary", {**base, "context": self._context(hits)}, log)
+        def check_global(obj: dict[str, Any]) -> list[str]:
+            return check_text(str(obj.get("description", "")).strip(), own, "global")
+
+        reply = self._ask("p1_primary", {**base, "context": self._context(hits, own)}, log, check_global)
         primary = reply["description"].strip() if reply else ""
         if reply and self._accept("primary", primary, check_text(primary, own, "global"), log):
             paths["primary"] = "llm"
@@ -246,8 +274,8 @@ class Describer:
         ref_hits = self.index.search(primary, k=cfg.top_k) if self.index else []
         ctx_hits = ([h for h in hits if h.entry is own] if own else []) + [
             h for h in ref_hits if own is None or h.entry.id != own.id]
-        reply = self._ask("p3_refine", {**base, "primary": primary, "context": self._context(ctx_hits[: cfg.top_k])},
-                          log)
+        reply = self._ask("p3_refine", {**base, "primary": primary,
+                                         "context": self._context(ctx_hits[: cfg.top_k], own)}, log, check_global)
         refined = reply["description"].strip() if reply else ""
         if reply and self._accept("global", refined, check_text(refined, own, "global"), log):
             paths["global"] = "llm"

@@ -20,7 +20,7 @@ from typing import Any
 from gspmc.describe.entry import PARTS
 from gspmc.errors import ConfigError, DataError
 
-PIPELINE_VERSION = "gsp-4"  # bump when the step logic or validation rules change (gsp-4: neighbours, request ids)
+PIPELINE_VERSION = "gsp-5"  # bump when the step logic or validation rules change (gsp-5: neighbours, content retries)
 STEPS = ("p1_primary", "p2_synonyms", "p3_refine", "p4_parts")
 DEFAULT_VERSION = 2  # v2: v1 plus the vocabulary neighbours in P1/P3 ($neighbours); v1: the paper's steps
 

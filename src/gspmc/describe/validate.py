@@ -27,7 +27,8 @@ import jsonschema
 from gspmc.describe.entry import KBEntry
 
 HANDSHAPE_WORDS = ("handshape", "fist", "flat", "spread", "bent", "curved", "extended", "index", "middle",
-                   "ring", "pinky", "thumb", "closed", "open", "hooked", "crossed", "fingertips", "claw")
+                   "ring", "pinky", "thumb", "closed", "open", "hooked", "crossed", "fingertips", "claw",
+                   "cupped", "clasped", "clasp", "pinched", "pinch", "rounded", "straight", "folded", "curled")
 LOCATION_WORDS = ("chest", "chin", "forehead", "mouth", "lips", "cheek", "nose", "eye", "eyes", "head",
                   "shoulder", "neck", "palm", "wrist", "forearm", "arm", "elbow", "waist", "hip", "hips",
                   "temple", "ear", "space", "torso", "stomach", "face")
@@ -83,10 +84,31 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9]+", text.lower())
 
 
+#: words that name the same articulator (the text may use either)
+_SAME = {"little": "pinky"}
+
+
+def _canon(words: list[str]) -> list[str]:
+    """Plural -s / -es dropped from words longer than three letters, "little finger" -> "pinky"."""
+    out: list[str] = []
+    for w in words:
+        if out and out[-1] == "little" and w in ("finger", "fingers"):
+            out[-1] = _SAME["little"]
+            continue
+        if len(w) > 3 and w.endswith("es") and w[:-2].endswith(("sh", "ch", "x", "ss")):
+            w = w[:-2]
+        elif len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
+            w = w[:-1]
+        out.append(w)
+    return out
+
+
 def contains_term(text: str, term: str) -> bool:
-    """Whole-word (or whole-phrase) match, case-insensitive; ``-`` and spaces are interchangeable."""
-    norm = " " + " ".join(_words(text)) + " "
-    return (" " + " ".join(_words(term)) + " ") in norm if _words(term) else False
+    """Whole-word (or whole-phrase) match, case-insensitive; ``-`` and spaces are interchangeable;
+    singular and plural forms match ("fists" has "fist"), as do "little finger" and "pinky"."""
+    words = _canon(_words(term))
+    norm = " " + " ".join(_canon(_words(text))) + " "
+    return (" " + " ".join(words) + " ") in norm if words else False
 
 
 def derive_terms(text: str) -> dict[str, tuple[str, ...]]:
