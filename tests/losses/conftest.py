@@ -9,9 +9,13 @@ import pytest
 
 
 def slow_con(skel: Sequence[Sequence[float]], text: Sequence[Sequence[float]], ys: Sequence[int],
-             yt: Sequence[int], tau: float) -> float:
-    """L_con of Eq. 10 for skeleton rows ``skel`` (B) and text rows ``text`` (M)."""
+             yt: Sequence[int | Sequence[int]], tau: float) -> float:
+    """L_con of Eq. 10 for skeleton rows ``skel`` (B) and text rows ``text`` (M); ``yt[a]`` is the class of
+    text a, or the collection of classes it is a positive of (a text several signs share)."""
     B, M = len(skel), len(text)
+
+    def is_pos(y: int, t: int | Sequence[int]) -> bool:
+        return y >= 0 and (y in t if isinstance(t, list | tuple | set | frozenset) else y == t)
 
     def cos(u, v):
         return sum(a * b for a, b in zip(u, v, strict=True)) / math.sqrt(sum(a * a for a in u) * sum(b * b for b in v))
@@ -24,24 +28,24 @@ def slow_con(skel: Sequence[Sequence[float]], text: Sequence[Sequence[float]], y
     # Eq. 9 + Eq. 10, skeleton -> text: one KL per skeleton that has a positive
     kls = []
     for i in range(B):
-        n_pos = sum(1 for c in range(M) if ys[i] == yt[c] and ys[i] >= 0)
+        n_pos = sum(1 for c in range(M) if is_pos(ys[i], yt[c]))
         if n_pos == 0:
             continue
         kl = 0.0
         for a in range(M):
-            if ys[i] == yt[a]:
+            if is_pos(ys[i], yt[a]):
                 p = 1.0 / n_pos
                 kl += p * math.log(p / q_st[i][a])
         kls.append(kl)
     # text -> skeleton: one KL per text that has a positive skeleton
     klt = []
     for a in range(M):
-        n_pos = sum(1 for j in range(B) if ys[j] == yt[a] and ys[j] >= 0)
+        n_pos = sum(1 for j in range(B) if is_pos(ys[j], yt[a]))
         if n_pos == 0:
             continue
         kl = 0.0
         for i in range(B):
-            if ys[i] == yt[a]:
+            if is_pos(ys[i], yt[a]):
                 p = 1.0 / n_pos
                 kl += p * math.log(p / q_ts[i][a])
         klt.append(kl)

@@ -111,3 +111,22 @@ def test_bad_shapes_and_tau():
         MultiPositiveContrastive(tau=0.0)
     with pytest.raises(ValueError, match="expected skel"):
         MultiPositiveContrastive()(torch.randn(2, 3), torch.randn(2, 4), torch.tensor([0, 1]), torch.tensor([0, 1]))
+
+
+def test_class_mask_targets_match_reference(reference):
+    """Texts given as an (M, K) class mask: a text of several signs is a positive of each of them."""
+    g = torch.Generator().manual_seed(11)
+    skel, text = torch.randn(6, 4, generator=g, dtype=torch.float64), torch.randn(3, 4, generator=g, dtype=torch.float64)
+    ys = torch.tensor([0, 1, 2, 1, 0, -1])
+    member = torch.tensor([[True, True, False], [False, False, True], [True, False, False]])  # (M=3, K=3)
+    loss_fn = MultiPositiveContrastive(tau=0.3).double()
+    out = loss_fn(skel, text, ys, member)
+    expected = reference(skel.tolist(), text.tolist(), ys.tolist(), [[0, 1], [2], [0]], loss_fn.tau)
+    assert out["loss"].item() == pytest.approx(expected, rel=1e-9)
+    pos, p_s2t, _ = multi_positive_targets(ys, member)
+    assert pos.tolist()[0] == [True, False, True] and pos.tolist()[1] == [True, False, False]
+    assert not pos[5].any()  # unknown label
+    # one-label-per-text input gives the same as its one-hot mask
+    yt = torch.tensor([0, 2, 1])
+    onehot = torch.nn.functional.one_hot(yt, 3).bool()
+    assert loss_fn(skel, text, ys, yt)["loss"].item() == pytest.approx(loss_fn(skel, text, ys, onehot)["loss"].item())

