@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The full suite on N fresh clones of this repository's HEAD, one after another (default 10):
-# what .ci/run checks (ruff, then every test with GSPMC_REQUIRE_DATA=1), each in a new `git clone`
-# with no caches, no run folders and no files left by earlier runs.
+# what .ci/run checks (every test with GSPMC_REQUIRE_DATA=1, and ruff, reported apart), each in a new
+# `git clone` with no caches, no run folders and no files left by earlier runs.
 #
 #   bash bench/fresh_clones.sh [N]        # prints one line per clone and a summary; logs in $OUT
 #
@@ -18,22 +18,26 @@ OUT=${OUT:-$(mktemp -d /tmp/gspmc-fresh-clones.XXXXXX)}
 COMMIT=$(git -C "$REPO" rev-parse --short HEAD)
 echo "fresh clones of $COMMIT ($N runs), data $DATA, logs in $OUT"
 passed=0
+linted=0
 for i in $(seq 1 "$N"); do
     clone="$OUT/clone$i"
     git clone -q "$REPO" "$clone" || { echo "clone $i: git clone failed"; continue; }
     start=$(date +%s)
+    (cd "$clone" && "$VENV/bin/ruff" check -q src tests bench) > "$OUT/clone$i.ruff.log" 2>&1
+    lint=$?
     (
         cd "$clone" || exit 1
         export PYTHONPATH="$clone/src" GSPMC_DATA="$DATA" GSPMC_REQUIRE_DATA=1
         "$VENV/bin/python" -c "import gspmc, sys; print('gspmc from', gspmc.__file__); sys.exit(not gspmc.__file__.startswith('$clone/'))" &&
-        "$VENV/bin/ruff" check src tests bench &&
         "$VENV/bin/python" -m pytest -q -p no:cacheprovider
     ) > "$OUT/clone$i.log" 2>&1
     rc=$?
     summary=$(grep -E "^[0-9]+ (passed|failed)|(passed|failed).* in [0-9.]+s" "$OUT/clone$i.log" | tail -1)
-    echo "clone $i: exit $rc, $(( $(date +%s) - start )) s: ${summary:-no pytest summary (see $OUT/clone$i.log)}"
+    echo "clone $i: suite exit $rc, $(( $(date +%s) - start )) s: ${summary:-no pytest summary (see $OUT/clone$i.log)}; ruff exit $lint"
     [ "$rc" -eq 0 ] && passed=$((passed + 1))
+    [ "$lint" -eq 0 ] && linted=$((linted + 1))
     rm -rf "$clone"
 done
+echo "ruff clean on $linted/$N"
 echo "$passed/$N fresh clones green (commit $COMMIT, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
 [ "$passed" -eq "$N" ]
