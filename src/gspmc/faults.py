@@ -5,7 +5,8 @@ environment of a gspmc process and it dies with ``SIGKILL`` exactly there: no ha
 no flushed buffers, as when the machine loses power or the OOM killer strikes. Unset (the normal
 case), :func:`kill_point` costs one dictionary lookup.
 
-Points (the tests in tests/test_kill9.py use them):
+Points (the crash tests use them: tests/train/test_fit_kill9.py, tests/describe/test_describe_kill9.py,
+tests/video/test_extract_kill9.py, tests/test_io.py):
 
 - ``write:<file name>``: inside :func:`gspmc.io.atomic_write`, after the first half of the first
   chunk of data reached the temporary file (so a partial temporary file is on disk), e.g.
