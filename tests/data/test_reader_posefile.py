@@ -111,3 +111,18 @@ def test_shared_autsl_pose(shared_data: Path) -> None:
 
     raw = Pose.read((shared_data / "videos" / "autsl_signer0_sample1000_holistic.pose").read_bytes()).body.data
     np.testing.assert_array_equal(s.coords[s.mask], np.ma.getdata(raw)[:, 0, :, :3][s.mask])
+
+
+def test_pose_folder_classes_from_folders(tmp_path: Path) -> None:
+    """<session>/<class>/<clip>.pose: the default pattern gives label, session; a given one may name a signer."""
+    values, conf = _clip()
+    for rel in ("s1/hello/a", "s1/bye/b", "s2/hello/c"):
+        (tmp_path / "d" / rel).parent.mkdir(parents=True, exist_ok=True)
+        _write_pose(tmp_path / "d" / f"{rel}.pose", values, conf)
+    cs = read_pose_folder(tmp_path / "d", progress=False)
+    assert cs.classes == ["bye", "hello"] and cs.ids() == ["s1/bye/b", "s1/hello/a", "s2/hello/c"]
+    assert cs.labels().tolist() == [0, 1, 1] and cs.meta["session"].tolist() == ["s1", "s1", "s2"]
+    by_signer = read_pose_folder(tmp_path / "d", progress=False, pattern="{signer}/{class}/{clip}")
+    assert [s.signer for s in by_signer.samples] == ["s1", "s1", "s2"] and by_signer.meta == {}
+    with pytest.raises(DataError, match=r"label 'bye' is not in the class list"):
+        read_pose_folder(tmp_path / "d", progress=False, classes=["hello"])
