@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "predict": "gspmc.video.command",
     "export": "gspmc.video.command",
     "live": "gspmc.video.command",
+    "enroll": "gspmc.openvocab.command",
 }
 
 

@@ -12,8 +12,15 @@ own entries it holds ``checkpoint["gspmc"]`` (written by the training module)::
      "epoch": 12}              # epoch the weights come from
 
 and ``state_dict`` whose ``model.*`` entries are the recognition network (CTR-GCN backbone +
-classifier). Training-only modules (``objective.*``: contrastive projection heads) are dropped,
-so inference costs exactly a plain CTR-GCN.
+classifier). ``Recognizer.model`` is that network alone, so inference costs exactly a plain CTR-GCN.
+
+A GSP-MC checkpoint also holds the contrastive projection heads (``objective.global_head.*``,
+``objective.part_heads.*``): :func:`load_recognizer` keeps the global head beside the model as
+``Recognizer.net`` (a :class:`gspmc.openvocab.model.OpenVocabNet` sharing the model's weights),
+so :meth:`Recognizer.embed` gives a clip's embedding in the text space. An enrolled checkpoint
+(``gspmc enroll``, ``checkpoint["gspmc"]["openvocab"]``, see :mod:`gspmc.openvocab.state`)
+also scores its enrolled classes against their prototypes: then ``Recognizer.model`` is that
+``OpenVocabNet`` and ``classes`` = the trained classes not hidden + the enrolled ones.
 """
 
 from __future__ import annotations
@@ -44,16 +51,45 @@ class Recognizer:
     config: dict[str, Any]  # the resolved training config
     path: Path  # the checkpoint file
     epoch: int | None = None  # epoch the weights come from
+    net: nn.Module | None = None  # OpenVocabNet (embedding path) when the checkpoint has the GSP-MC heads
+    openvocab: Any = None  # gspmc.openvocab.state.OpenVocabState when ``net`` exists
+    trained_classes: list[str] = dataclasses.field(default_factory=list)  # the classifier's outputs
 
-    @torch.no_grad()
-    def logits(self, x: np.ndarray | torch.Tensor, batch_size: int = 256) -> np.ndarray:
-        """Raw scores (N, K) for model inputs ``x`` (N, 3, T, V) or a single clip (3, T, V)."""
+    @property
+    def has_embedding(self) -> bool:
+        """True when the checkpoint has a text-embedding space (a GSP-MC global projection head)."""
+        return self.net is not None
+
+    def _batch(self, x: np.ndarray | torch.Tensor) -> torch.Tensor:
         t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x, dtype=torch.float32)
         if t.ndim == 3:
             t = t.unsqueeze(0)  # (1, 3, T, V)
         v = self.layout.num_joints
         if t.ndim != 4 or t.shape[1] != 3 or t.shape[3] != v:
             raise ValueError(f"expected inputs (N, 3, T, {v}) for layout {self.layout.name}, got {tuple(t.shape)}")
+        return t
+
+    @torch.no_grad()
+    def embed(self, x: np.ndarray | torch.Tensor, batch_size: int = 256) -> np.ndarray:
+        """Unit embeddings (N, d) in the text space for model inputs (N, 3, T, V) or one clip (3, T, V).
+
+        Raises:
+            DataError: the checkpoint was trained without GSP-MC (no projection head).
+        """
+        if self.net is None:
+            from gspmc.openvocab.model import NO_TEXT_SPACE_HINT
+
+            raise DataError(self.path, "this checkpoint was trained without GSP-MC: it has no text-embedding "
+                            f"space (no 'objective.global_head' weights); {NO_TEXT_SPACE_HINT}")
+        t = self._batch(x)
+        device = next(self.net.parameters()).device
+        out = [self.net.embed(t[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(t), batch_size)]
+        return torch.cat(out).numpy() if out else np.zeros((0, int(self.net.head.out_features)), np.float32)
+
+    @torch.no_grad()
+    def logits(self, x: np.ndarray | torch.Tensor, batch_size: int = 256) -> np.ndarray:
+        """Raw scores (N, K) for model inputs ``x`` (N, 3, T, V) or a single clip (3, T, V)."""
+        t = self._batch(x)
         device = next(self.model.parameters()).device
         out = [self.model(t[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(t), batch_size)]
         return torch.cat(out).numpy() if out else np.zeros((0, len(self.classes)), np.float32)
@@ -64,8 +100,10 @@ class Recognizer:
         return torch.softmax(z, dim=1).numpy()
 
     def to(self, device: str | torch.device) -> Recognizer:
-        """Move the model to ``device`` (returns self)."""
+        """Move the model (and the embedding path) to ``device`` (returns self)."""
         self.model.to(device)
+        if self.net is not None:
+            self.net.to(device)
         return self
 
 
@@ -110,9 +148,42 @@ def load_recognizer(path: str | os.PathLike[str], device: str | torch.device = "
         model.load_state_dict(model_state(ckpt["state_dict"]))
     except (KeyError, RuntimeError, ValueError) as err:
         raise DataError(path, f"checkpoint does not match this gspmc version's model ({err})") from None
-    model.eval().to(device)
-    return Recognizer(model=model, classes=classes, input_cfg=input_cfg, layout=layout,
-                      config=meta.get("config", {}), path=path, epoch=meta.get("epoch"))
+    model.eval()
+    rec = Recognizer(model=model, classes=list(classes), input_cfg=input_cfg, layout=layout,
+                     config=meta.get("config", {}), path=path, epoch=meta.get("epoch"), trained_classes=classes)
+    _attach_open_vocabulary(rec, ckpt)
+    rec.to(device)
+    return rec
+
+
+def _attach_open_vocabulary(rec: Recognizer, ckpt: dict[str, Any]) -> None:
+    """Give ``rec`` its embedding path and enrolled classes when the checkpoint has GSP-MC heads."""
+    from gspmc.openvocab.model import OpenVocabNet, head_weights
+    from gspmc.openvocab.state import OPENVOCAB_KEY, OpenVocabState
+
+    heads = head_weights(ckpt["state_dict"])
+    if heads.global_head is None:
+        if ckpt["gspmc"].get(OPENVOCAB_KEY):
+            raise DataError(rec.path, "enrolled classes but no GSP-MC projection head: the checkpoint is damaged")
+        return
+    mc = (rec.config.get("mc") or {}).get("options") or {}
+    tau = heads.tau if heads.tau is not None else float(mc.get("tau", 0.1))
+    state = OpenVocabState.from_checkpoint(ckpt, rec.path, default_tau=tau)
+    dim = int(heads.global_head.out_features)
+    unknown = [h for h in state.hidden if h not in rec.trained_classes]
+    if unknown:
+        raise DataError(rec.path, f"hidden classes {unknown} are not trained classes of this checkpoint")
+    keep = [i for i, c in enumerate(rec.trained_classes) if c not in set(state.hidden)]
+    if state.active:
+        net = OpenVocabNet(rec.model, heads.global_head, torch.from_numpy(state.prototypes(dim)),
+                           torch.tensor(keep, dtype=torch.long), tau=state.tau,
+                           bias=torch.from_numpy(state.biases().reshape(-1))).eval()
+        rec.model = net
+        rec.classes = [rec.trained_classes[i] for i in keep] + [c.gloss for c in state.enrolled]
+    else:
+        net = OpenVocabNet(rec.model, heads.global_head, tau=state.tau).eval()
+    rec.net = net
+    rec.openvocab = state
 
 
 def checkpoint_meta(config: dict[str, Any], classes: list[str], model_cfg: Any, epoch: int) -> dict[str, Any]:

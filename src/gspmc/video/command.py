@@ -45,6 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("checkpoint", type=Path, help="training checkpoint (.ckpt)")
     p.add_argument("--format", choices=("onnx", "torchscript"), default="onnx")
     p.add_argument("--out", type=Path, help="output file (default: the checkpoint path with .onnx / .pt)")
+    p.add_argument("--embedding", action="store_true",
+                   help="also output the clip's text-space embedding (GSP-MC checkpoints; docs/open-vocabulary.md)")
     p.set_defaults(func=run_export)
 
     p = subparsers.add_parser("live", help="live recognition from a webcam or a video file (sliding window)")
@@ -102,7 +104,7 @@ def run_predict(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from gspmc.video.export import export_checkpoint
 
-    path = export_checkpoint(args.checkpoint, args.format, args.out)
+    path = export_checkpoint(args.checkpoint, args.format, args.out, embedding=args.embedding)
     print(f"export: wrote {path}")
     return 0
 

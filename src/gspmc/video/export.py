@@ -5,6 +5,12 @@ Only the recognition path is exported: the CTR-GCN backbone and its classifier
 dynamic; T and V are fixed to the checkpoint's window and layout. Training-only parts
 (contrastive projection heads, text features) are not in the file.
 
+Open vocabulary (docs/open-vocabulary.md): an enrolled checkpoint (``gspmc enroll``) exports its
+whole scoring, the enrolled prototypes included (:class:`gspmc.openvocab.model.OpenVocabNet`), so
+the exported file predicts the enrolled classes. ``embedding=True`` (``gspmc export --embedding``)
+adds a second output ``embedding`` (N, d): the clip's unit embedding in the text space (the GSP-MC
+global projection head, which is then in the file); the metadata says so (``"embedding": d``).
+
 What predict needs besides the weights travels inside the file, so nothing can fall out of sync:
 
 - ONNX: ``metadata_props`` key ``gspmc`` holds a JSON object (:func:`export_metadata`).
@@ -40,7 +46,7 @@ FORMATS = ("onnx", "torchscript")
 SUFFIX = {"onnx": ".onnx", "torchscript": ".pt"}
 
 
-def export_metadata(recognizer: Any, opset: int | None = None) -> dict[str, Any]:
+def export_metadata(recognizer: Any, opset: int | None = None, embedding: bool = False) -> dict[str, Any]:
     """The JSON-safe metadata stored in an exported file."""
     cfg = recognizer.input_cfg
     meta = {
@@ -54,7 +60,26 @@ def export_metadata(recognizer: Any, opset: int | None = None) -> dict[str, Any]
     }
     if opset is not None:
         meta["opset"] = opset
+    state = getattr(recognizer, "openvocab", None)
+    if state is not None and state.active:
+        meta["enrolled"] = [c.gloss for c in state.enrolled]
+        meta["hidden"] = list(state.hidden)
+    if embedding:
+        meta["embedding"] = int(recognizer.net.head.out_features)
     return meta
+
+
+def _export_module(recognizer: Any, embedding: bool) -> tuple[Any, list[str]]:
+    """The module to trace and its output names: the recogniser, or it + the embedding output."""
+    if not embedding:
+        return recognizer.model.eval(), ["logits"]
+    from gspmc.openvocab.model import NO_TEXT_SPACE_HINT, OpenVocabNet, WithEmbedding
+
+    if getattr(recognizer, "net", None) is None:
+        raise DataError(getattr(recognizer, "path", None), "--embedding: the checkpoint was trained without GSP-MC, "
+                        f"so it has no text-embedding space; {NO_TEXT_SPACE_HINT}")
+    net = recognizer.model if isinstance(recognizer.model, OpenVocabNet) else recognizer.net
+    return WithEmbedding(net).eval(), ["logits", "embedding"]
 
 
 def _example_input(recognizer: Any, batch: int = 1) -> Any:
@@ -66,14 +91,15 @@ def _example_input(recognizer: Any, batch: int = 1) -> Any:
     return torch.randn(batch, 3, t, v, generator=g)  # (N, 3, T, V)
 
 
-def export_onnx(recognizer: Any, out: str | os.PathLike[str], opset: int = OPSET) -> Path:
-    """Write the recognition path of ``recognizer`` as ONNX (dynamic batch) with metadata (atomic)."""
+def export_onnx(recognizer: Any, out: str | os.PathLike[str], opset: int = OPSET, embedding: bool = False) -> Path:
+    """Write the recognition path of ``recognizer`` as ONNX (dynamic batch) with metadata (atomic);
+    ``embedding``: also output the text-space embedding (module docstring)."""
     import io
 
     import onnx
     import torch
 
-    model = recognizer.model.eval()
+    model, outputs = _export_module(recognizer, embedding)
     example = _example_input(recognizer, batch=2)
     buf = io.BytesIO()
     with torch.no_grad(), warnings.catch_warnings():
@@ -84,40 +110,43 @@ def export_onnx(recognizer: Any, out: str | os.PathLike[str], opset: int = OPSET
             (example,),
             buf,
             input_names=["x"],
-            output_names=["logits"],
-            dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}},
+            output_names=outputs,
+            dynamic_axes={"x": {0: "batch"}, **{name: {0: "batch"} for name in outputs}},
             opset_version=opset,
             dynamo=False,
         )
     proto = onnx.load_from_string(buf.getvalue())
     entry = proto.metadata_props.add()
     entry.key = METADATA_KEY
-    entry.value = json.dumps(export_metadata(recognizer, opset))
+    entry.value = json.dumps(export_metadata(recognizer, opset, embedding))
     onnx.checker.check_model(proto)
     data = proto.SerializeToString()
     return atomic_write(out, lambda f: f.write(data))
 
 
-def export_torchscript(recognizer: Any, out: str | os.PathLike[str]) -> Path:
-    """Write the recognition path as a traced TorchScript module with metadata (atomic)."""
+def export_torchscript(recognizer: Any, out: str | os.PathLike[str], embedding: bool = False) -> Path:
+    """Write the recognition path as a traced TorchScript module with metadata (atomic); with
+    ``embedding`` the module returns ``(logits, embedding)``."""
     import io
 
     import torch
 
-    model = recognizer.model.eval()
+    model, _ = _export_module(recognizer, embedding)
     example = _example_input(recognizer, batch=2)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         traced = torch.jit.trace(model, (example,), check_trace=False)
     buf = io.BytesIO()
-    extra = {TORCHSCRIPT_EXTRA: json.dumps(export_metadata(recognizer))}
+    extra = {TORCHSCRIPT_EXTRA: json.dumps(export_metadata(recognizer, embedding=embedding))}
     torch.jit.save(traced, buf, _extra_files=extra)
     data = buf.getvalue()
     return atomic_write(out, lambda f: f.write(data))
 
 
-def export_checkpoint(checkpoint: str | os.PathLike[str], fmt: str, out: str | os.PathLike[str] | None = None) -> Path:
-    """Load a training checkpoint and export it; default output: the checkpoint path with .onnx / .pt."""
+def export_checkpoint(checkpoint: str | os.PathLike[str], fmt: str, out: str | os.PathLike[str] | None = None,
+                      embedding: bool = False) -> Path:
+    """Load a training (or enrolled) checkpoint and export it; default output: the checkpoint path with
+    .onnx / .pt. ``embedding``: add the ``embedding`` output (GSP-MC checkpoints only)."""
     from gspmc.train.checkpoint import load_recognizer
 
     if fmt not in FORMATS:
@@ -127,8 +156,8 @@ def export_checkpoint(checkpoint: str | os.PathLike[str], fmt: str, out: str | o
     if target.resolve() == Path(checkpoint).resolve():
         raise GspmcError(f"{target}: refusing to overwrite the checkpoint; pass --out")
     if fmt == "onnx":
-        return export_onnx(recognizer, target)
-    return export_torchscript(recognizer, target)
+        return export_onnx(recognizer, target, embedding=embedding)
+    return export_torchscript(recognizer, target, embedding=embedding)
 
 
 # --- loading exported files ---------------------------------------------------------------------
@@ -176,11 +205,19 @@ class OnnxRecognizer:
         self.classes = [str(c) for c in meta["classes"]]
         self.input_cfg = _input_config(self.path, meta["input"])
         self.layout_name = str(meta["layout"])
+        self.has_embedding = "embedding" in {o.name for o in self.session.get_outputs()}
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """(N, 3, T, V) -> (N, K) float32."""
         x = np.ascontiguousarray(x, dtype=np.float32)
         return self.session.run(["logits"], {"x": x})[0]
+
+    def embed(self, x: np.ndarray) -> np.ndarray:
+        """(N, 3, T, V) -> unit embeddings (N, d); DataError for a file exported without ``--embedding``."""
+        if not self.has_embedding:
+            raise DataError(self.path, "exported without the embedding output (re-export with --embedding)")
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        return self.session.run(["embedding"], {"x": x})[0]
 
 
 class TorchScriptRecognizer:
@@ -204,9 +241,21 @@ class TorchScriptRecognizer:
         self.classes = [str(c) for c in meta["classes"]]
         self.input_cfg = _input_config(self.path, meta["input"])
         self.layout_name = str(meta["layout"])
+        self.has_embedding = "embedding" in meta
 
-    def logits(self, x: np.ndarray) -> np.ndarray:
+    def _run(self, x: np.ndarray) -> Any:
         import torch
 
         with torch.no_grad():
-            return self.module(torch.as_tensor(np.asarray(x, np.float32))).numpy()
+            return self.module(torch.as_tensor(np.asarray(x, np.float32)))
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """(N, 3, T, V) -> (N, K) float32."""
+        out = self._run(x)
+        return (out[0] if self.has_embedding else out).numpy()
+
+    def embed(self, x: np.ndarray) -> np.ndarray:
+        """(N, 3, T, V) -> unit embeddings (N, d); DataError for a file exported without ``--embedding``."""
+        if not self.has_embedding:
+            raise DataError(self.path, "exported without the embedding output (re-export with --embedding)")
+        return self._run(x)[1].numpy()
