@@ -44,3 +44,32 @@ def test_embed_bad_store_is_a_user_error(tmp_path, capsys):
     bad.write_text('{"format": "nope"}\n', encoding="utf-8")
     assert main(["embed", "--store", str(bad), "--quiet"]) == 2
     assert "not a 'gspmc-descriptions' header" in capsys.readouterr().err
+
+
+def test_embed_classes_reports_separability_stores_it_and_gates(make_store, rec, hash_encoder, tmp_path, capsys):
+    """Two classes share a text exactly; the report says so, the JSON next to the cache holds the figures,
+    and a gate below the measured mean fails with exit code 3."""
+    import json
+
+    store = make_store([rec("coffee", glob=["Fist circles on fist."], body=["The body stays upright."]),
+                        rec("tea", glob=["Pinch dips in a cup."], body=["The body stays upright."]),
+                        rec("water", glob=["W taps the chin."])], name="asl.jsonl")
+    classes = tmp_path / "classes.txt"
+    classes.write_text("coffee\ntea\nwater\n", encoding="utf-8")
+    base = ["embed", "--store", str(store), "--encoder", "test-hash", "--quiet", "--classes", str(classes)]
+    assert main(base) == 0
+    out = capsys.readouterr().out
+    assert "| kind | texts | classes | mean | max (pair) | class pairs >= 0.9 | shared texts |" in out
+    assert "body: 2 classes share 'The body stays upright.': 'coffee', 'tea'" in out
+    sep = json.loads((tmp_path / "asl.hash.separability.json").read_text())
+    body, glob = sep["kinds"]["body"], sep["kinds"]["global"]
+    assert body["shared_texts"] == {"The body stays upright.": ["coffee", "tea"]}
+    assert body["max_cross_cosine"] == 1.0 and body["pairs_at_threshold"] == [["coffee", "tea", 1.0]]
+    e = hash_encoder.encode(["Fist circles on fist.", "Pinch dips in a cup.", "W taps the chin."])
+    sims = [float(e[i] @ e[j]) for i, j in ((0, 1), (0, 2), (1, 2))]
+    assert glob["mean_cross_cosine"] == round(sum(sims) / 3, 4) and glob["texts"] == 3
+    limit = glob["mean_cross_cosine"] - 0.01
+    assert main([*base, "--gate", f"global:{limit}"]) == 3
+    assert "GATE FAILED: global: mean cross-class cosine" in capsys.readouterr().out
+    assert main([*base, "--gate", "global:1.0"]) == 0
+    assert main([*base, "--gate", "nokind:0.5"]) == 2
