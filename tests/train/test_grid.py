@@ -155,3 +155,22 @@ def test_write_comparison_pairs_rows_by_seed(tmp_path) -> None:
     assert line["diffs"] == pytest.approx([2.0, 3.0, 1.0])
     # three wins, but with 3 seeds the t interval is 2 -/+ 4.30 * 1 / sqrt(3): it still contains 0
     assert line["ci_low"] == pytest.approx(2 - 2.484138, abs=1e-4) and not line["excludes_zero"]
+
+
+def test_validation_only_runs_aggregate_and_compare_on_val(tmp_path) -> None:
+    """trainer.test false: result.json has no test figures; the table and a val comparison still work."""
+    runs = grid.plan_grid([grid.Row("ce"), grid.Row("tau07")], [0, 1], ["A"], ["joint"], tmp_path)
+    val = {("ce", 0): 0.90, ("ce", 1): 0.92, ("tau07", 0): 0.95, ("tau07", 1): 0.93}
+    for run in runs:
+        write_json(run.out / "result.json", {"complete": True, "test": None,
+                                             "val": {"top1": val[(run.row, run.seed)], "loss": 0.3},
+                                             "split_sizes": {"test": {"clips": 4}}, "wall_time_s": 1.0})
+    lines = grid.aggregate(runs)
+    assert all(ln["per_seed"] == {} and ln["seeds"] == 2 for ln in lines)
+    assert lines[0]["per_seed_val"] == {"seed0": 0.90, "seed1": 0.92} and lines[0]["val_loss_mean"] == 0.3
+    paths = grid.write_comparison(tmp_path, lines, "ce", ["tau07"], split="val")
+    assert paths["md"].name == "compare_val.md" and "VAL top-1" in paths["md"].read_text()
+    import json
+
+    line = json.loads(paths["json"].read_text())["lines"][0]
+    assert line["diffs"] == pytest.approx([5.0, 1.0])

@@ -19,9 +19,9 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 from os import PathLike
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 

@@ -60,6 +60,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--compare", nargs="+", metavar="ROW",
                    help="paired comparison: the first row is the baseline, each other row is compared with it "
                         "seed by seed (mean difference, 95%% CI, wins/losses); writes compare.md/.csv/.json")
+    p.add_argument("--compare-split", choices=("test", "val"), default="test",
+                   help="which split's top-1 --compare pairs (val: for choosing settings; default test)")
     p.set_defaults(func=run_grid)
 
     p = subparsers.add_parser("info", help="what the data at PATH holds (classes, clips per group, frames, folds) "
@@ -96,6 +98,9 @@ def _print_result(result: dict[str, Any], out: Path) -> None:
     print(f"run folder: {out}")
     print(f"best epoch (chosen on validation): {result['best_epoch']}; "
           f"val top-1 {100 * result['val']['top1']:.1f}%")
+    if result["test"] is None:
+        print("test split not scored (trainer.test: false)")
+        return
     print(f"TEST top-1{xs}, fold {result['fold']}: {100 * result['test']['top1']:.1f}% "
           f"(top-5 {100 * result['test']['top5']:.1f}%, {result['split_sizes']['test']['clips']} clips)")
     print(f"report: {result['test_report']}")
@@ -223,7 +228,8 @@ def run_grid(args: argparse.Namespace) -> int:
         if unknown:
             raise ConfigError(f"--compare: {', '.join(map(repr, unknown))} not among the grid's rows "
                               f"({', '.join(sorted(known))})")
-        cpaths = grid.write_comparison(out, lines, args.compare[0], args.compare[1:], command=command)
+        cpaths = grid.write_comparison(out, lines, args.compare[0], args.compare[1:], command=command,
+                                       split=args.compare_split)
         print(cpaths["md"].read_text(encoding="utf-8"))
         print(f"paired comparison: {cpaths['md']}, {cpaths['csv']}")
     return 0

@@ -87,6 +87,7 @@ class TrainerConfig:
     log_every_n_steps: int = 10
     progress_bar: bool = True
     limit_train_batches: float = 1.0  # fraction of the training batches per epoch (quick checks only)
+    test: bool = True  # score the test split at the end; false for hyper-parameter searches (validation only)
 
 
 @dataclass

@@ -177,7 +177,9 @@ def fit(cfg: Config, out: str | os.PathLike[str], resume: str | os.PathLike[str]
     best = Path(best_cb.best_model_path) if best_cb.best_model_path else out / "best.ckpt"
     if not best.is_file():
         best = out / "last.ckpt"
-    reports = evaluate_checkpoint(best, dm, out, config=config)
+    splits = ("val", "test") if cfg.trainer.test else ("val",)  # trainer.test false: the test split is never scored
+    reports = evaluate_checkpoint(best, dm, out, splits=splits, config=config)
+    test = reports.get("test")
     result = {
         "name": cfg.name,
         "dataset": cfg.data.dataset,
@@ -188,13 +190,13 @@ def fit(cfg: Config, out: str | os.PathLike[str], resume: str | os.PathLike[str]
         "profile": cfg.model.profile,
         "epochs": cfg.optim.epochs,
         "precision": precision,
-        "best_epoch": reports["test"]["epoch"],
+        "best_epoch": reports["val"]["epoch"],
         "best_checkpoint": str(best),
         "split_sizes": dm.split_info(),
-        "val": reports["val"]["metrics"],
-        "test": reports["test"]["metrics"],
-        "test_report": reports["test"]["report_json"],
-        "confusion_png": reports["test"]["confusion_png"],
+        "val": {**reports["val"]["metrics"], "loss": best_cb.best_loss if best_cb.best_epoch >= 0 else None},
+        "test": test["metrics"] if test else None,
+        "test_report": test["report_json"] if test else None,
+        "confusion_png": test["confusion_png"] if test else None,
         "wall_time_s": time.time() - start,
         "resumed_from": str(resume) if resume else None,
         "complete": True,

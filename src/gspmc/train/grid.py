@@ -161,7 +161,12 @@ def run_grid(config: str, runs: list[GridRun], jobs: int = 1, threads: int | Non
             ok = rc == 0 and read_result(run.out) is not None
             status["done" if ok else "failed"].append(run)
             res = read_result(run.out)
-            msg = f"test top-1 {100 * res['test']['top1']:.1f}%" if res else f"FAILED (exit {rc}; see {run.out / 'fit.log'})"
+            if res is None:
+                msg = f"FAILED (exit {rc}; see {run.out / 'fit.log'})"
+            elif res["test"] is None:
+                msg = f"val top-1 {100 * res['val']['top1']:.1f}% (test not scored)"
+            else:
+                msg = f"test top-1 {100 * res['test']['top1']:.1f}%"
             bar.write(f"  {run.row}/{run.fold}/{run.stream}/seed{run.seed}: {msg} [{dt:.0f} s]")
             bar.update(1)
     return status
@@ -216,16 +221,20 @@ def aggregate(runs: list[GridRun]) -> list[dict[str, Any]]:
     for row, fold in order:
         for stream in streams_of[(row, fold)]:
             done = groups.get((row, fold, stream), [])
-            test = [r["test"]["top1"] for _, r in done]
+            tested = [(run, r) for run, r in done if r.get("test") is not None]
+            test = [r["test"]["top1"] for _, r in tested]
             val = [r["val"]["top1"] for _, r in done]
             m, s = mean_std(test)
             lines.append({
                 "row": row, "fold": fold, "stream": stream, "seeds": len(done),
                 "test_top1_mean": m, "test_top1_std": s, "val_top1_mean": mean_std(val)[0],
-                "test_top5_mean": mean_std([r["test"]["top5"] for _, r in done])[0],
-                "test_clips": done[0][1]["split_sizes"]["test"]["clips"] if done else None,
+                "val_top1_std": mean_std(val)[1],
+                "val_loss_mean": mean_std([r["val"]["loss"] for _, r in done if r["val"].get("loss") is not None])[0],
+                "test_top5_mean": mean_std([r["test"]["top5"] for _, r in tested])[0],
+                "test_clips": tested[0][1]["split_sizes"]["test"]["clips"] if tested else None,
                 "wall_time_s_mean": mean_std([r["wall_time_s"] for _, r in done])[0],
-                "per_seed": {f"seed{run.seed}": r["test"]["top1"] for run, r in done},
+                "per_seed": {f"seed{run.seed}": r["test"]["top1"] for run, r in tested},
+                "per_seed_val": {f"seed{run.seed}": r["val"]["top1"] for run, r in done},
             })
         if len(streams_of[(row, fold)]) > 1:
             fused = []
@@ -242,7 +251,8 @@ def aggregate(runs: list[GridRun]) -> list[dict[str, Any]]:
                         "test_top1_mean": m, "test_top1_std": s,
                         "val_top1_mean": mean_std([res["val_equal"] for _, res in fused])[0] if kind == "equal" else None,
                         "test_top5_mean": None, "test_clips": None, "wall_time_s_mean": None,
-                        "per_seed": {f"seed{seed}": res[kind] for seed, res in fused}}
+                        "per_seed": {f"seed{seed}": res[kind] for seed, res in fused},
+                        "per_seed_val": {f"seed{seed}": res["val_equal"] for seed, res in fused} if kind == "equal" else {}}
                 if kind == "val_tuned":
                     line["weights"] = {f"seed{seed}": res["val_tuned_weights"] for seed, res in fused}
                 lines.append(line)
@@ -317,19 +327,21 @@ def write_tables(out: Path, lines: list[dict[str, Any]], command: str = "") -> d
 
 
 def write_comparison(out: Path, lines: list[dict[str, Any]], baseline: str, rows: list[str],
-                     command: str = "") -> dict[str, Path]:
-    """compare.md / compare.csv / compare.json: each of ``rows`` against ``baseline``, paired by seed
-    (:func:`gspmc.train.paired.compare_lines`)."""
+                     command: str = "", split: str = "test") -> dict[str, Path]:
+    """compare.md / compare.csv / compare.json (``compare_val.*`` for ``split="val"``): each of ``rows``
+    against ``baseline``, paired by seed (:func:`gspmc.train.paired.compare_lines`)."""
     from gspmc.train.paired import compare_lines, format_compare_csv, format_compare_markdown
 
-    cmp = compare_lines(lines, baseline, rows)
-    head = f"## Paired comparison: {', '.join(rows)} vs {baseline} ({out})\n\n"
+    key = "per_seed" if split == "test" else "per_seed_val"
+    cmp = compare_lines([{**ln, "per_seed": ln.get(key) or {}} for ln in lines], baseline, rows)
+    stem = "compare" if split == "test" else "compare_val"
+    head = f"## Paired comparison ({split.upper()} top-1): {', '.join(rows)} vs {baseline} ({out})\n\n"
     if command:
         head += f"Command: `{command}`\n\n"
     out = Path(out)
     return {
-        "md": write_text(out / "compare.md", head + format_compare_markdown(cmp)),
-        "csv": write_text(out / "compare.csv", format_compare_csv(cmp)),
-        "json": write_json(out / "compare.json", {"command": command, "baseline": baseline, "rows": rows,
-                                                  "lines": cmp}),
+        "md": write_text(out / f"{stem}.md", head + format_compare_markdown(cmp, split=split)),
+        "csv": write_text(out / f"{stem}.csv", format_compare_csv(cmp)),
+        "json": write_json(out / f"{stem}.json", {"command": command, "baseline": baseline, "rows": rows,
+                                                  "split": split, "lines": cmp}),
     }

@@ -171,11 +171,11 @@ def _p(x: float) -> str:
     return "" if x != x else f"{x:.3f}"
 
 
-def format_compare_markdown(cmp: Sequence[Mapping[str, Any]], level: float = 0.95) -> str:
+def format_compare_markdown(cmp: Sequence[Mapping[str, Any]], level: float = 0.95, split: str = "test") -> str:
     """One table per compared row: fold x stream, mean paired difference [t CI], bootstrap CI, W/L/T."""
     buf = io.StringIO()
     pct = int(round(100 * level))
-    buf.write(f"Paired differences in TEST top-1 (percentage points, row minus baseline, same seeds); "
+    buf.write(f"Paired differences in {split.upper()} top-1 (percentage points, row minus baseline, same seeds); "
               f"mean [{pct}% t CI], bootstrap CI, wins/losses/ties over seeds, paired t-test p.\n\n")
     for row in dict.fromkeys(c["row"] for c in cmp):
         sel = [c for c in cmp if c["row"] == row]
