@@ -34,9 +34,9 @@ def vocab(tmp_path: Path) -> Path:
 @pytest.mark.slow
 def test_interrupted_run_resumes(fake_openai: FakeOpenAI, tiny_kb: Path, vocab: Path, tmp_path: Path,
                                  capsys: pytest.CaptureFixture[str]) -> None:
-    script = SignalAtGloss(at=3, sig=signal.SIGINT)
-    fake_openai.script = script
     out = tmp_path / "store.jsonl"
+    script = SignalAtGloss(at=3, sig=signal.SIGINT, out=out)
+    fake_openai.script = script
     proc = subprocess.Popen([sys.executable, "-m", "gspmc.cli", *args(vocab, tiny_kb, out, fake_openai.url)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
     script.pid = proc.pid

@@ -53,10 +53,10 @@ def _resume_keeps(out: Path, kept: dict, argv: list[str], capsys: pytest.Capture
 
 def test_sigkill_between_glosses(fake_openai: FakeOpenAI, tiny_kb: Path, vocab: Path, tmp_path: Path,
                                  capsys: pytest.CaptureFixture[str]) -> None:
-    script = SignalAtGloss(at=3, sig=signal.SIGKILL)
+    out = tmp_path / "store.jsonl"
+    script = SignalAtGloss(at=3, sig=signal.SIGKILL, out=out)
     script.release.set()  # nothing to wait for: the process cannot react to SIGKILL
     fake_openai.script = script
-    out = tmp_path / "store.jsonl"
     argv = _args(vocab, tiny_kb, out, fake_openai.url)
     proc = _start(argv)
     script.pid = proc.pid
@@ -72,11 +72,11 @@ def test_sigkill_while_rewriting_the_store(fake_openai: FakeOpenAI, tiny_kb: Pat
                                            capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "store.jsonl"
     argv = _args(vocab, tiny_kb, out, fake_openai.url)
-    proc = _start(argv, kill="write:store.jsonl@2")  # dies with half of the 2-gloss store written
+    proc = _start(argv, kill="write:store.jsonl@3")  # dies half-way through the 3rd rewrite of the store
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == -9, err
     partial = list(tmp_path.glob(".store.jsonl.*.tmp"))
     assert len(partial) == 1 and partial[0].stat().st_size > 0
-    first = load_store(out)  # the previous version, whole: the first gloss
-    assert first.glosses == ["coffee"]
-    _resume_keeps(out, {"coffee": first.get("coffee").to_json()}, argv, capsys)
+    first = load_store(out)  # the previous version, whole: the glosses finished before, in vocabulary order
+    assert 1 <= len(first) < len(GLOSSES) and first.glosses == GLOSSES[:len(first)]
+    _resume_keeps(out, {g: first.get(g).to_json() for g in first.glosses}, argv, capsys)
