@@ -94,3 +94,22 @@ def test_cross_class_similarity_hand_computed():
     one = KindBank(emb[:2], np.array([0, 0]), ("a0", "a1"))
     m1, p1 = one.cross_class_similarity()
     assert m1 != m1 and p1 == []  # nan: a single class has no cross-class pairs
+
+
+def test_separability_hand_computed():
+    from gspmc.text.bank import KindBank
+
+    s = 1 / np.sqrt(2)
+    emb = np.array([[1, 0, 0], [s, s, 0], [1, 0, 0], [0, 0, 1]], np.float32)
+    kb = KindBank(emb, np.array([0, 0, 1, 2]), ("a0", "shared", "shared", "c0"))
+    sep = kb.separability(["a", "b", "c"])
+    assert sep["texts"] == 4 and sep["classes"] == 3
+    assert sep["mean_cross_cosine"] == pytest.approx((1 + 0 + s + 0 + 0) / 5, abs=1e-4)
+    assert sep["max_cross_cosine"] == pytest.approx(1.0) and sep["max_pair"] == ["a", "b"]
+    assert sep["pairs_at_threshold"] == [["a", "b", pytest.approx(1.0)]]
+    assert sep["shared_texts"] == {"shared": ["a", "b"]}
+    # centred: subtract the mean row (0.5+s/4, s/4, 1/4), renormalise, average the cross-class cosines
+    c = emb.astype(np.float64) - emb.mean(axis=0)
+    c /= np.linalg.norm(c, axis=1, keepdims=True)
+    pairs = [(0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+    assert sep["mean_cross_cosine_centred"] == pytest.approx(np.mean([c[i] @ c[j] for i, j in pairs]), abs=1e-4)
