@@ -59,7 +59,7 @@ def test_embed_classes_reports_separability_stores_it_and_gates(make_store, rec,
     base = ["embed", "--store", str(store), "--encoder", "test-hash", "--quiet", "--classes", str(classes)]
     assert main(base) == 0
     out = capsys.readouterr().out
-    assert "| kind | texts | classes | mean | centred mean | max (pair) | class pairs >= 0.9 | shared texts |" in out
+    assert "| kind | texts | classes | mean | mean nearest other | max (pair) | class pairs >= 0.9 | shared texts |" in out
     assert "body: 2 classes share 'The body stays upright.': 'coffee', 'tea'" in out
     sep = json.loads((tmp_path / "asl.hash.separability.json").read_text())
     body, glob = sep["kinds"]["body"], sep["kinds"]["global"]

@@ -71,9 +71,9 @@ class KindBank:
 
         Returns a JSON-ready dict: ``texts``, ``classes`` (with a text), ``mean_cross_cosine`` (mean
         over pairs of texts of different classes; None with fewer than two classes),
-        ``max_cross_cosine`` and ``max_pair`` (the two class names), ``mean_cross_cosine_centred``
-        (the same mean after subtracting the kind's mean embedding: what the texts do NOT have in common;
-        raw cosines depend on the encoder's anisotropy, e5 puts any two sign descriptions near 0.9),
+        ``max_cross_cosine`` and ``max_pair`` (the two class names), ``mean_nearest_other``
+        (for each text the cosine to the closest text of another class, averaged: how confusable the
+        texts are; all cosines depend on the encoder, e5 puts any two sign descriptions near 0.9),
         ``pairs_at_threshold`` (class
         pairs with a text pair >= ``threshold``: [a, b, cosine], most similar first) and
         ``shared_texts`` ({text: [class names]} for the same string written for several classes).
@@ -90,11 +90,10 @@ class KindBank:
             a, b = np.unravel_index(int(np.argmax(sim)), sim.shape)
             out["max_cross_cosine"] = round(float(sim[a, b]), 4)
             out["max_pair"] = sorted([classes[int(self.labels[a])], classes[int(self.labels[b])]])
-        out["mean_cross_cosine_centred"] = None
+        out["mean_nearest_other"] = None
         if diff.any():
-            c = e - e.mean(axis=0, keepdims=True)  # (M, d): the part every text of the kind shares removed
-            c /= np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-12)
-            out["mean_cross_cosine_centred"] = round(float((c @ c.T)[diff].mean()), 4)
+            near = np.where(diff, e @ e.T, -np.inf).max(axis=1)  # (M,) closest text of another class
+            out["mean_nearest_other"] = round(float(near[np.isfinite(near)].mean()), 4)
         out["pairs_at_threshold"] = [[classes[i], classes[j], round(v, 4)] for i, j, v in pairs]
         out["shared_texts"] = {t: [classes[c] for c in cs] for t, cs in self.shared_texts().items()}
         return out
@@ -244,16 +243,16 @@ def format_separability(sep: dict[str, dict[str, Any]], pairs: int = 5) -> str:
     """The separability figures as a table (one line per kind) plus the closest class pairs and the
     texts shared by several classes."""
     lines = ["  separability (cosine between texts of different classes; lower = easier to tell apart):",
-             "  | kind | texts | classes | mean | centred mean | max (pair) | class pairs >= 0.9 | shared texts |",
+             "  | kind | texts | classes | mean | mean nearest other | max (pair) | class pairs >= 0.9 | shared texts |",
              "  |---|---|---|---|---|---|---|---|"]
     extra = []
     for kind, st in sep.items():
         if not st["texts"]:
             continue
         mean = "-" if st["mean_cross_cosine"] is None else f"{st['mean_cross_cosine']:.2f}"
-        centred = "-" if st.get("mean_cross_cosine_centred") is None else f"{st['mean_cross_cosine_centred']:.2f}"
+        near = "-" if st.get("mean_nearest_other") is None else f"{st['mean_nearest_other']:.2f}"
         mx = "-" if st["max_cross_cosine"] is None else f"{st['max_cross_cosine']:.2f} ({'~'.join(st['max_pair'])})"
-        lines.append(f"  | {kind} | {st['texts']} | {st['classes']} | {mean} | {centred} | {mx} | {len(st['pairs_at_threshold'])} | "
+        lines.append(f"  | {kind} | {st['texts']} | {st['classes']} | {mean} | {near} | {mx} | {len(st['pairs_at_threshold'])} | "
                      f"{len(st['shared_texts'])} |")
         if st["pairs_at_threshold"]:
             shown = ", ".join(f"{a}~{b} {v:.2f}" for a, b, v in st["pairs_at_threshold"][:pairs])
