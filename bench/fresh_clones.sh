@@ -4,6 +4,7 @@
 # `git clone` with no caches, no run folders and no files left by earlier runs.
 #
 #   bash bench/fresh_clones.sh [N]        # prints one line per clone and a summary; logs in $OUT
+#   COMMIT=abc1234 bash bench/fresh_clones.sh   # another commit (default: HEAD when it starts)
 #
 # The Python environment is the one `make install` built in this checkout (.venv, or VENV=...):
 # installing it again per clone would test pip, not gspmc. Each clone's own src/ is put first on
@@ -15,13 +16,15 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 VENV=${VENV:-$REPO/.venv}
 DATA=${GSPMC_DATA:-$(cd "$REPO/../shared/data" 2>/dev/null && pwd)}
 OUT=${OUT:-$(mktemp -d /tmp/gspmc-fresh-clones.XXXXXX)}
-COMMIT=$(git -C "$REPO" rev-parse --short HEAD)
+COMMIT=${COMMIT:-$(git -C "$REPO" rev-parse --short HEAD)}
 echo "fresh clones of $COMMIT ($N runs), data $DATA, logs in $OUT"
 passed=0
 linted=0
 for i in $(seq 1 "$N"); do
     clone="$OUT/clone$i"
-    git clone -q "$REPO" "$clone" || { echo "clone $i: git clone failed"; continue; }
+    # the same commit every time (others may commit to main while this runs)
+    { git clone -q "$REPO" "$clone" && git -C "$clone" checkout -q "$COMMIT"; } ||
+        { echo "clone $i: git clone failed"; continue; }
     start=$(date +%s)
     (cd "$clone" && "$VENV/bin/ruff" check -q src tests bench) > "$OUT/clone$i.ruff.log" 2>&1
     lint=$?
@@ -39,5 +42,7 @@ for i in $(seq 1 "$N"); do
     rm -rf "$clone"
 done
 echo "ruff clean on $linted/$N"
+echo "failed tests (count over the $N runs):"
+grep -h "^FAILED\|^ERROR" "$OUT"/clone*.log 2>/dev/null | sed 's/ - .*//' | sort | uniq -c || true
 echo "$passed/$N fresh clones green (commit $COMMIT, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
 [ "$passed" -eq "$N" ]
