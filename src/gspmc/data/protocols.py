@@ -171,7 +171,8 @@ HeldOutSigner = LeaveOneGroupOut  # the signer case (name kept for readers of ol
 
 @dataclass(frozen=True)
 class GroupKFold:
-    """k folds of whole groups, stratified by class: fold ``i`` tests its groups, the others train."""
+    """k folds of whole groups, stratified by class: fold ``i`` tests its groups, the others train.
+    Clips without a group value ("", e.g. an unknown signer) are in no fold: they always train."""
 
     name: str
     group: str = "signer"
