@@ -15,6 +15,7 @@ from gspmc.cli import main
 from gspmc.errors import ConfigError, DataError
 from gspmc.openvocab.enroll import clip_inputs, describe_classes, enroll, remove
 from gspmc.openvocab.prototypes import mean_prototype, unit
+from gspmc.openvocab.state import DEFAULT_BIAS_CLIPS, DEFAULT_BIAS_TEXT
 from gspmc.train.checkpoint import load_recognizer
 from gspmc.video.predict import Predictor, find_inputs, predict_files
 
@@ -60,6 +61,7 @@ def test_an_enrolled_class_is_predicted_for_its_own_clips(gspmc_ckpt: Path, clip
                  "--out", str(one)]) == 0
     assert main(["enroll", "-c", str(one), "--gloss", "updown", "--clips", *map(str, clip_files[1]),
                  "--out", str(two)]) == 0
+    assert [c.bias for c in load_recognizer(two).openvocab.enrolled] == [DEFAULT_BIAS_CLIPS] * 2
     predictor = Predictor.from_files([two])
     for kind, name in ((0, "circle"), (1, "updown")):
         preds, errors = predict_files(predictor, find_inputs(map(str, clip_files[kind])), k=3)
@@ -78,6 +80,7 @@ def test_description_enrolment_uses_the_checkpoint_encoder(gspmc_ckpt: Path, tmp
     np.testing.assert_allclose(proto, unit(hash_encoder.encode([text])[0]), atol=1e-6)
     meta = stored["gspmc"]["openvocab"]["enrolled"][0]
     assert meta["has_text"] and not meta["has_clips"] and meta["description"] == text
+    assert meta["bias"] == DEFAULT_BIAS_TEXT  # description-only classes get their own calibration
     # clips + description: w unit(text) + (1 - w) unit(clips)
     both = tmp_path / "both.ckpt"
     clips = helpers["write_clips"](tmp_path / "c", 0, 2)

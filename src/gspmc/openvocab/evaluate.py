@@ -383,6 +383,9 @@ def evaluate_run(run: str | os.PathLike[str], clips: Any, shots: Sequence[int] =
                 sup = draw_support(_rng(where, fold, split.seed, k, draw), pool, labels, unseen, k)
                 qry = z_test if where == "cross_signer" else np.setdiff1d(z_test, sup)
                 cproto, qt = class_prototypes(emb[sup], labels[sup], unseen), positions(labels[qry], unseen)
+                # reference: the same prototypes on the backbone's S_g, before the projection head
+                sg = cosine(feats.global_[qry], class_prototypes(feats.global_[sup], labels[sup], unseen))
+                per.setdefault(f"{where}/backbone/top1", []).append(topk_accuracy(sg, qt, 1))
                 for tag, w in weights.items():
                     protos = protos_of(unseen, cproto, w)  # (U, d)
                     sc = cosine(emb[qry], protos)

@@ -103,19 +103,27 @@ def few_shot_table(evals: dict[str, list[dict]]) -> str:
     rows = []
     for tag, runs in evals.items():
         rows.append(["0 (text only)", "text", f"`{tag}`", _cell(runs, lambda r: r["zero_shot"]["global"]["top1"]),
-                     "", "", ""])
+                     "", _cell(runs, lambda r: r["gzsl_recognizer"]["calibrated"]["seen"]),
+                     _cell(runs, lambda r: r["gzsl_recognizer"]["calibrated"]["unseen"]),
+                     _cell(runs, lambda r: r["gzsl_recognizer"]["calibrated"]["h"])])
         shots = sorted({int(k) for r in runs for k in r["few_shot"]})
         for k in shots:
+            if "cross_signer/backbone/top1" in runs[0]["few_shot"][str(k)]:
+                def gb(r: dict, where: str, k: int = k) -> float:
+                    return r["few_shot"][str(k)][f"{where}/backbone/top1"]["mean"]
+                rows.append([str(k), "clips, on S_g (no projection head)", f"`{tag}`",
+                             _cell(runs, lambda r, gb=gb: gb(r, "cross_signer")),
+                             _cell(runs, lambda r, gb=gb: gb(r, "own_signer")), "", "", ""])
             for tag2 in ("clips", "clips+text"):
                 def g(r: dict, key: str, k: int = k, tag2: str = tag2) -> float:
                     return r["few_shot"][str(k)][f"{key.split('/')[0]}/{tag2}/{key.split('/')[1]}"]["mean"]
                 rows.append([str(k), tag2, f"`{tag}`", _cell(runs, lambda r, g=g: g(r, "cross_signer/top1")),
-                             _cell(runs, lambda r, g=g: g(r, "own_signer/top1")),
+                             _cell(runs, lambda r, g=g: g(r, "own_signer/top1")), _cell(runs, lambda r, g=g: g(r, "gzsl/seen")),
                              _cell(runs, lambda r, g=g: g(r, "gzsl/unseen")), _cell(runs, lambda r, g=g: g(r, "gzsl/h"))])
     return ("Few-shot enrolment, TEST queries = held-out signer's clips of the unseen classes; support: K clips per class "
             "from the training-side signers (cross-signer) or from the held-out signer's other clips (own signer)\n\n"
             + _table(["K", "prototype", "store", "top-1 cross-signer", "top-1 own signer",
-                      "generalised: unseen", "generalised: H"], rows))
+                      "generalised: seen", "generalised: unseen", "generalised: H"], rows))
 
 
 def settings_table(evals: dict[str, list[dict]]) -> str:
