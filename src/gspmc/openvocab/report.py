@@ -60,70 +60,103 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def _short(tag: str) -> str:
+    return f"`{tag}`"
+
+
 def zero_shot_table(evals: dict[str, list[dict]]) -> str:
+    """Top-1 (top-5) among the unseen classes; one column per store (the baselines need no store)."""
+    tags = list(evals)
+    first = evals[tags[0]]
+
+    def cell(runs: list[dict], get: Callable[[dict], dict]) -> str:
+        return f"{_cell(runs, lambda r: get(r)['top1'])} ({_fmt([get(r)['top5'] for r in runs])})"
+
+    rows = [["chance", "-", *[cell(evals[t], lambda r: r["chance"]) for t in tags]]]
+    for name, key in (("knowledge-base attributes <- raw inputs (ridge), nearest class", "attributes_raw"),
+                      ("knowledge-base attributes <- S_g of the run (ridge), nearest class", "attributes_sg")):
+        rows.append([f"baseline: {name}", "no", *[cell(evals[t], lambda r, k=key: r["baseline"][k]) for t in tags]])
+    for name, label in (("global", "GSP-MC: text prototypes, global head"),
+                        ("global+parts", "GSP-MC: global + part heads (part weight on val)")):
+        rows.append([label, "yes", *[cell(evals[t], lambda r, n=name: r["zero_shot"][n]) for t in tags]])
+    n_u = len(first[0]["split"]["unseen"])
+    return (f"Zero-shot, {n_u}-way among the unseen classes. TEST = the held-out signer's clips of the unseen classes; "
+            f"top-1 % (top-5 %), mean ± std over {len(first)} runs (2 folds x {len(first) // 2} class splits); the "
+            "baselines use no description, so they repeat across the store columns (they depend on the run only "
+            "through its S_g)\n\n"
+            + _table(["method", "text", *map(_short, tags)], rows))
+
+
+def zero_shot_runs_table(evals: dict[str, list[dict]]) -> str:
+    """Per run: zero-shot top-1 of each method (paired over the same class split)."""
+    tags = list(evals)
+    first = evals[tags[0]]
+    header = ["run (fold, split): unseen classes", "attributes <- raw", "attributes <- S_g"]
+    header += [f"{_short(t)} global" for t in tags] + [f"{_short(t)} global + parts" for t in tags]
     rows = []
-    first = next(iter(evals.values()))
-    rows.append(["chance", "-", _cell(first, lambda r: r["chance"]["top1"]), _cell(first, lambda r: r["chance"]["top5"]),
-                 "", ""])
-    for name, key in (("attributes <- raw inputs (ridge, NN)", "attributes_raw"),
-                      ("attributes <- S_g of the run (ridge, NN)", "attributes_sg")):
-        get1 = lambda r, key=key: r["baseline"][key]["top1"]  # noqa: E731
-        rows.append([f"baseline: {name}", "KB, no text", _cell(first, get1),
-                     _cell(first, lambda r, key=key: r["baseline"][key]["top5"]), *_fold_cells(first, get1)])
-    for tag, runs in evals.items():
-        for name in ("global", "global+parts"):
-            get1 = lambda r, name=name: r["zero_shot"][name]["top1"]  # noqa: E731
-            label = "GSP-MC text, global head" if name == "global" else "GSP-MC text, global + part heads (w on val)"
-            rows.append([label, f"`{tag}`", _cell(runs, get1),
-                         _cell(runs, lambda r, name=name: r["zero_shot"][name]["top5"]), *_fold_cells(runs, get1)])
-    n = len(first)
-    return (f"Zero-shot, {len(first[0]['split']['unseen'])}-way among the unseen classes, TEST = held-out signer's clips "
-            f"({n} runs per store: folds x class splits)\n\n"
-            + _table(["method", "store", "top-1", "top-5", "top-1 TCN", "top-1 dmo"], rows))
+    for i, r0 in enumerate(first):
+        sp = r0["split"]
+        row = [f"{FOLD_SHORT.get(sp['fold'], sp['fold'])} {sp['seed']}: {', '.join(sp['unseen'])}",
+               f"{100 * r0['baseline']['attributes_raw']['top1']:.1f}",
+               "/".join(f"{100 * evals[t][i]['baseline']['attributes_sg']['top1']:.0f}" for t in tags)]
+        row += [f"{100 * evals[t][i]['zero_shot']['global']['top1']:.1f}" for t in tags]
+        row += [f"{100 * evals[t][i]['zero_shot']['global+parts']['top1']:.1f}" for t in tags]
+        rows.append(row)
+    return ("Zero-shot TEST top-1 % per run (the same class split in every column; attributes <- S_g per store, "
+            "separated by /)\n\n" + _table(header, rows))
 
 
 def gzsl_table(evals: dict[str, list[dict]]) -> str:
-    rows = []
-    for tag, runs in evals.items():
-        for label, get in (
-            ("embedding space, uncalibrated", lambda r: r["gzsl_embedding"]["uncalibrated"]),
-            ("embedding space, calibrated stacking (gamma on val)", lambda r: r["gzsl_embedding"]["calibrated"]),
-            ("recogniser (classifier + text prototypes), bias 0", lambda r: r["gzsl_recognizer"]["bias0"]),
-            ("recogniser, bias on val", lambda r: r["gzsl_recognizer"]["calibrated"]),
-        ):
-            rows.append([label, f"`{tag}`", _cell(runs, lambda r, g=get: g(r)["seen"]),
-                         _cell(runs, lambda r, g=get: g(r)["unseen"]), _cell(runs, lambda r, g=get: g(r)["h"])])
-        rows.append(["(trained classifier alone, seen classes only: top-1)", f"`{tag}`",
-                     _cell(runs, lambda r: r["gzsl_recognizer"]["classifier_seen_top1"]), "", ""])
-    return ("Generalised zero-shot: seen + unseen classes, TEST = held-out signer's clips of both; per-class mean "
-            "accuracy\n\n" + _table(["method", "store", "seen", "unseen", "H"], rows))
+    """Generalised zero-shot: seen / unseen / H per store."""
+    tags = list(evals)
+
+    def cell(runs: list[dict], get: Callable[[dict], dict]) -> str:
+        return " / ".join(_fmt([get(r)[k] for r in runs]) for k in ("seen", "unseen", "h"))
+
+    rows = [[label, *[cell(evals[t], get) for t in tags]] for label, get in (
+        ("embedding space (text prototypes for every class), uncalibrated", lambda r: r["gzsl_embedding"]["uncalibrated"]),
+        ("embedding space, calibrated stacking (gamma on val)", lambda r: r["gzsl_embedding"]["calibrated"]),
+        ("recogniser: classifier + text prototypes, bias 0", lambda r: r["gzsl_recognizer"]["bias0"]),
+        ("recogniser: classifier + text prototypes, bias on val", lambda r: r["gzsl_recognizer"]["calibrated"]))]
+    rows.append(["(the trained classifier alone on the seen classes' clips: top-1)",
+                 *[_cell(evals[t], lambda r: r["gzsl_recognizer"]["classifier_seen_top1"]) for t in tags]])
+    return ("Generalised zero-shot: label space = seen + unseen classes; TEST = the held-out signer's clips of both; "
+            "per-class mean accuracy % on seen / unseen classes / harmonic mean H\n\n"
+            + _table(["method", *map(_short, tags)], rows))
 
 
 def few_shot_table(evals: dict[str, list[dict]]) -> str:
-    rows = []
-    for tag, runs in evals.items():
-        rows.append(["0 (text only)", "text", f"`{tag}`", _cell(runs, lambda r: r["zero_shot"]["global"]["top1"]),
-                     "", _cell(runs, lambda r: r["gzsl_recognizer"]["calibrated"]["seen"]),
-                     _cell(runs, lambda r: r["gzsl_recognizer"]["calibrated"]["unseen"]),
-                     _cell(runs, lambda r: r["gzsl_recognizer"]["calibrated"]["h"])])
-        shots = sorted({int(k) for r in runs for k in r["few_shot"]})
-        for k in shots:
-            if "cross_signer/backbone/top1" in runs[0]["few_shot"][str(k)]:
-                def gb(r: dict, where: str, k: int = k) -> float:
-                    return r["few_shot"][str(k)][f"{where}/backbone/top1"]["mean"]
-                rows.append([str(k), "clips, on S_g (no projection head)", f"`{tag}`",
-                             _cell(runs, lambda r, gb=gb: gb(r, "cross_signer")),
-                             _cell(runs, lambda r, gb=gb: gb(r, "own_signer")), "", "", ""])
-            for tag2 in ("clips", "clips+text"):
-                def g(r: dict, key: str, k: int = k, tag2: str = tag2) -> float:
-                    return r["few_shot"][str(k)][f"{key.split('/')[0]}/{tag2}/{key.split('/')[1]}"]["mean"]
-                rows.append([str(k), tag2, f"`{tag}`", _cell(runs, lambda r, g=g: g(r, "cross_signer/top1")),
-                             _cell(runs, lambda r, g=g: g(r, "own_signer/top1")), _cell(runs, lambda r, g=g: g(r, "gzsl/seen")),
-                             _cell(runs, lambda r, g=g: g(r, "gzsl/unseen")), _cell(runs, lambda r, g=g: g(r, "gzsl/h"))])
-    return ("Few-shot enrolment, TEST queries = held-out signer's clips of the unseen classes; support: K clips per class "
-            "from the training-side signers (cross-signer) or from the held-out signer's other clips (own signer)\n\n"
-            + _table(["K", "prototype", "store", "top-1 cross-signer", "top-1 own signer",
-                      "generalised: seen", "generalised: unseen", "generalised: H"], rows))
+    """Few-shot: U-way top-1 cross-signer / own signer, and the enrolled recogniser over seen + unseen."""
+    tags = list(evals)
+    shots = sorted({int(k) for r in evals[tags[0]] for k in r["few_shot"]})
+
+    def fs(r: dict, k: int, key: str) -> float:
+        return r["few_shot"][str(k)][key]["mean"]
+
+    rows = [["0", "text only (zero-shot)", *[f"{_cell(evals[t], lambda r: r['zero_shot']['global']['top1'])} / -"
+                                              for t in tags]]]
+    for k in shots:
+        for label, key in (("clips", "clips"), ("clips + text (text weight on val)", "clips+text"),
+                           ("clips, on S_g (before the projection head)", "backbone")):
+            if f"cross_signer/{key}/top1" not in evals[tags[0]][0]["few_shot"][str(k)]:
+                continue
+            rows.append([str(k), label, *[
+                f"{_cell(evals[t], lambda r, k=k, key=key: fs(r, k, f'cross_signer/{key}/top1'))} / "
+                f"{_cell(evals[t], lambda r, k=k, key=key: fs(r, k, f'own_signer/{key}/top1'))}" for t in tags]])
+    table1 = _table(["K", "prototype", *map(_short, tags)], rows)
+    rows = [["0", "text only", *[" / ".join(_fmt([r["gzsl_recognizer"]["calibrated"][m] for r in evals[t]])
+                                          for m in ("seen", "unseen", "h")) for t in tags]]]
+    for k in shots:
+        for label, key in (("clips", "clips"), ("clips + text", "clips+text")):
+            rows.append([str(k), label, *[" / ".join(_fmt([fs(r, k, f"gzsl/{key}/{m}") for r in evals[t]])
+                                               for m in ("seen", "unseen", "h")) for t in tags]])
+    table2 = _table(["K", "prototype", *map(_short, tags)], rows)
+    return ("Few-shot enrolment, unseen-way top-1 %: support from the training-side signers (cross-signer) / from the "
+            "held-out signer's other clips (own signer); TEST queries = the held-out signer's clips of the unseen "
+            "classes; each run averaged over its support draws, then mean ± std over runs\n\n" + table1
+            + "\n\nGeneralised few-shot: the enrolled recogniser (trained classifier + enrolled prototypes, per-class "
+            "bias on val) over seen + unseen classes, cross-signer support; per-class mean accuracy % seen / unseen / H"
+            "\n\n" + table2)
 
 
 def settings_table(evals: dict[str, list[dict]]) -> str:
@@ -147,4 +180,5 @@ def tables(root: str | os.PathLike[str], stores: Sequence[str] | None = None) ->
     evals = load_evaluations(root, stores)
     if not evals:
         return f"no evaluated run under {root} (run `bench/openvocab.py evaluate` first)"
-    return "\n\n".join([zero_shot_table(evals), gzsl_table(evals), few_shot_table(evals), settings_table(evals)])
+    return "\n\n".join([zero_shot_table(evals), zero_shot_runs_table(evals), gzsl_table(evals), few_shot_table(evals),
+                        settings_table(evals)])
