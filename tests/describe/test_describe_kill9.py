@@ -80,3 +80,4 @@ def test_sigkill_while_rewriting_the_store(fake_openai: FakeOpenAI, tiny_kb: Pat
     first = load_store(out)  # the previous version, whole: the glosses finished before, in vocabulary order
     assert 1 <= len(first) < len(GLOSSES) and first.glosses == GLOSSES[:len(first)]
     _resume_keeps(out, {g: first.get(g).to_json() for g in first.glosses}, argv, capsys)
+    assert not partial[0].exists()  # the resumed run removed the killed run's temporary

@@ -64,13 +64,29 @@ def test_timeout_is_retried_then_reported(fake_openai: FakeOpenAI) -> None:
 
 
 def test_timeout_then_success(fake_openai: FakeOpenAI) -> None:
-    fake_openai.script = lambda req, n: (200, good_reply(req), 1.5 if n == 1 else 0)
-    b, _ = backend(fake_openai, timeout=0.4, max_retries=2, backoff=0.01)
-    assert "description" in json.loads(b.chat(MESSAGES, SCHEMA, 50).text)
+    """The first request never gets a reply before the client's timeout (the server holds it until the
+    test ends), the retry is answered at once: no race with how fast the machine is."""
+    release = threading.Event()
+
+    def script(req, n):  # noqa: ANN001, ANN202
+        if n == 1:
+            release.wait(60)  # held past the client's timeout
+        return 200, good_reply(req), 0
+
+    fake_openai.script = script
+    try:
+        b, _ = backend(fake_openai, timeout=3, max_retries=2, backoff=0.01)
+        assert "description" in json.loads(b.chat(MESSAGES, SCHEMA, 50).text)
+        assert len(fake_openai.requests) == 2
+    finally:
+        release.set()
 
 
 def test_concurrency_is_bounded(fake_openai: FakeOpenAI) -> None:
-    fake_openai.script = lambda req, n: (200, good_reply(req), 0.2)
+    """Each reply waits until a second request is in flight (a barrier of 2), so two always overlap;
+    without the client's bound all six would be in flight at once."""
+    pair = threading.Barrier(2, timeout=60)
+    fake_openai.script = lambda req, n: (pair.wait(), (200, good_reply(req), 0))[1]
     b, _ = backend(fake_openai, concurrency=2)
     threads = [threading.Thread(target=b.chat, args=(MESSAGES, SCHEMA, 10)) for _ in range(6)]
     for t in threads:

@@ -22,7 +22,7 @@ from typing import Any
 
 from gspmc.describe.entry import PARTS
 from gspmc.errors import DataError
-from gspmc.io import write_text
+from gspmc.io import remove_stale_temps, write_text
 
 FORMAT = "gspmc-descriptions"
 VERSION = 1
@@ -138,6 +138,7 @@ class StoreWriter:
 
     def __init__(self, path: str | os.PathLike[str], header: dict[str, Any], force: bool = False) -> None:
         self.path = Path(path)
+        remove_stale_temps(self.path.parent)  # the half-written temporary of a killed run, if any
         self.backup: Path | None = None
         self.records: dict[str, Description] = {}
         self.header = dict(header)

@@ -50,7 +50,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--rows", help="YAML list of {name, set: {key: value}} config variants")
     p.add_argument("--only", nargs="+", metavar="ROW", help="run / tabulate only these rows of the rows file")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--folds", nargs="+", help="protocol folds (default: the config's fold)")
+    p.add_argument("--folds", nargs="+", help="protocol folds, or 'all' for every fold of the protocol "
+                                              "(default: the config's fold)")
     p.add_argument("--streams", nargs="+", default=["joint"],
                    help="joint bone joint_motion bone_motion (fused when more than one)")
     p.add_argument("--jobs", type=int, default=1, help="parallel training processes (default 1)")
