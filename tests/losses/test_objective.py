@@ -33,11 +33,14 @@ SPEC = {
 DIM = 6
 
 
-def make_bank(seed: int = 0) -> TextBank:
+def make_bank(seed: int = 0, spec: dict | None = None, classes: tuple[str, ...] = CLASSES) -> TextBank:
+    """A bank of the texts in ``spec`` (kind -> class -> texts; default SPEC), one fixed vector per text."""
+    spec = SPEC if spec is None else spec
     rng = np.random.default_rng(seed)
     vec = {}  # one fixed vector per distinct text
     kinds = {}
-    for kind, per_class in SPEC.items():
+    for kind in ("global", "synonym", *PARTS):
+        per_class = spec.get(kind, {})
         texts, labels = [], []
         for c in sorted(per_class):
             for t in per_class[c]:
@@ -46,7 +49,7 @@ def make_bank(seed: int = 0) -> TextBank:
                 vec.setdefault(t, rng.standard_normal(DIM).astype(np.float32))
         emb = np.stack([vec[t] for t in texts]) if texts else np.zeros((0, DIM), np.float32)
         kinds[kind] = KindBank(emb, np.asarray(labels, np.int64), tuple(texts))
-    return TextBank(CLASSES, "test", DIM, PARTS, kinds)
+    return TextBank(classes, "test", DIM, PARTS, kinds)
 
 
 def owners(member: torch.Tensor) -> list[list[int]]:
@@ -235,20 +238,8 @@ def test_bad_inputs(obj):
 
 
 def shared_bank(texts_by_class: dict[int, list[str]], n_classes: int = 3, seed: int = 0) -> TextBank:
-    rng = np.random.default_rng(seed)
-    vec: dict[str, np.ndarray] = {}
-    kinds = {}
-    for kind in ("global", "synonym", *PARTS):
-        texts, labels = [], []
-        if kind in ("global", "body"):
-            for c in sorted(texts_by_class):
-                for t in texts_by_class[c]:
-                    texts.append(t)
-                    labels.append(c)
-                    vec.setdefault(t, rng.standard_normal(DIM).astype(np.float32))
-        emb = np.stack([vec[t] for t in texts]) if texts else np.zeros((0, DIM), np.float32)
-        kinds[kind] = KindBank(emb, np.asarray(labels, np.int64), tuple(texts))
-    return TextBank(tuple("abc"[:n_classes]), "test", DIM, PARTS, kinds)
+    """The same texts per class as global and body texts, nothing else."""
+    return make_bank(seed, {"global": texts_by_class, "body": texts_by_class}, tuple("abc"[:n_classes]))
 
 
 SHARED = {0: ["upright", "a0"], 1: ["upright", "b0"], 2: ["c0"]}  # "upright" is written for signs 0 and 1
