@@ -53,6 +53,24 @@ def test_held_out_signer_on_toy() -> None:
         held_out_signer("p", ["x"]).split(_clips([0], ["y"], 1), "x")
 
 
+def test_held_out_group_validation_on_toy() -> None:
+    # x: classes 0, 1 (4 each); y: classes 1, 2 (3 each); z (test): classes 0, 1, 2 (2 each)
+    labels = [0] * 4 + [1] * 4 + [1] * 3 + [2] * 3 + [0, 0, 1, 1, 2, 2]
+    signers = ["x"] * 8 + ["y"] * 6 + ["z"] * 6
+    clips = _clips(labels, signers, 3)
+    split = get_protocol("leave-one-group-out", val_group="y").split(clips, "z")
+    assert split.train.tolist() == list(range(8))  # x only: y validates, z tests
+    assert split.val.tolist() == [8, 9, 10]  # y's clips of the classes x has (class 2 never trains)
+    assert split.test.tolist() == [14, 15, 16, 17]  # z's clips of classes 0 and 1
+    assert split.summary["val"]["signers"] == ["y"]
+    with pytest.raises(ConfigError, match="held-out .test. signer"):
+        get_protocol("leave-one-group-out", val_group="z").split(clips, "z")
+    with pytest.raises(ConfigError, match="no clip of signer 'w'"):
+        get_protocol("leave-one-group-out", val_group="w").split(clips, "z")
+    with pytest.raises(ConfigError, match="needs a leave-one-group-out"):
+        get_protocol("group-kfold", val_group="y")
+
+
 def test_registry() -> None:
     assert {"traduttore-xsigner", "autsl", "slr500", "slr500-gsp-mc", "slr500-best"} <= set(list_protocols())
     assert get_protocol("traduttore-xsigner").folds == ("TheCamNelson", "dmohazab")

@@ -30,6 +30,7 @@ Named presets of these (their folds fixed):
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -120,11 +121,20 @@ def group_values(clips: ClipSet, group: str) -> np.ndarray:
 
 
 def _held_out_split(clips: ClipSet, held: np.ndarray, name: str, fold: str, seed: int,
-                    val_fraction: float) -> Split:
-    """Test = the ``held`` clips of classes the rest has; train/val = the rest, val carved by clip."""
+                    val_fraction: float, val_held: np.ndarray | None = None) -> Split:
+    """Test = the ``held`` clips of classes the rest has; train/val = the rest, val carved by clip.
+
+    ``val_held`` (N,) bool: validate on these clips instead (a training-side group held out for
+    model selection), restricted to the classes the remaining training clips have; they do not train.
+    """
     labels = clips.labels()
     train_side = np.flatnonzero(~held & (labels >= 0))
     test = np.flatnonzero(held & np.isin(labels, labels[train_side]))
+    if val_held is not None:  # the model trains on neither the test nor the validation group
+        train = np.flatnonzero(~held & ~val_held & (labels >= 0))
+        val = np.flatnonzero(val_held & ~held & np.isin(labels, labels[train]))
+        test = np.flatnonzero(held & np.isin(labels, labels[train]))
+        return make_split(clips, train, val, test, name, fold, seed)
     rng = np.random.default_rng([seed, _fold_key(fold)])
     train, val = stratified_holdout(train_side, labels, val_fraction, rng)
     return make_split(clips, train, val, test, name, fold, seed)
@@ -141,12 +151,15 @@ class LeaveOneGroupOut:
     """Test on one group's clips (restricted to classes the other groups have), train on the others.
 
     ``folds``: the allowed fold values (a preset's); None: every group value in the data.
+    ``val_group``: a training-side group value whose clips validate (held-out-group validation:
+    model selection on a signer the model does not train on either) instead of the 10% carved by clip.
     """
 
     name: str
     group: str = "signer"
     folds: tuple[str, ...] | None = None
     val_fraction: float = 0.1
+    val_group: str | None = None
 
     def fold_names(self, clips: ClipSet) -> list[str]:
         if self.folds is not None:
@@ -163,7 +176,16 @@ class LeaveOneGroupOut:
         held = groups == fold
         if not held.any():
             raise ConfigError(f"protocol {self.name!r}: no clip of {self.group} {fold!r} in {clips.name!r}")
-        return _held_out_split(clips, held, self.name, fold, seed, self.val_fraction)
+        val_held = None
+        if self.val_group is not None:
+            if self.val_group == fold:
+                raise ConfigError(f"data.val_group: {self.val_group!r} is the held-out (test) {self.group}; "
+                                  "name a training-side one")
+            val_held = groups == self.val_group
+            if not val_held.any():
+                raise ConfigError(f"data.val_group: no clip of {self.group} {self.val_group!r} in {clips.name!r} "
+                                  f"(its {self.group} values: {', '.join(sorted({g for g in groups if g}))})")
+        return _held_out_split(clips, held, self.name, fold, seed, self.val_fraction, val_held)
 
 
 HeldOutSigner = LeaveOneGroupOut  # the signer case (name kept for readers of older code)
@@ -343,8 +365,16 @@ def list_protocols() -> list[str]:
 
 
 def get_protocol(name: str, group: str = "signer", k: int = 5, split_file: str | None = None,
-                 val_fraction: float = 0.1) -> Protocol:
-    """The preset ``name``, or a generic protocol built from the other arguments (module docstring)."""
+                 val_fraction: float = 0.1, val_group: str | None = None) -> Protocol:
+    """The preset ``name``, or a generic protocol built from the other arguments (module docstring).
+
+    ``val_group`` (held-out-group validation) applies to leave-one-group-out protocols only."""
+    if val_group is not None:
+        base = get_protocol(name, group, k, split_file, val_fraction)
+        if not isinstance(base, LeaveOneGroupOut):
+            raise ConfigError(f"data.val_group: held-out-group validation needs a leave-one-group-out "
+                              f"protocol; {name!r} is not one")
+        return dataclasses.replace(base, val_group=str(val_group))
     if name in _PROTOCOLS:
         return _PROTOCOLS[name]()
     if name == "leave-one-group-out":

@@ -10,10 +10,15 @@
                        and gives all zeros)
       4. normalise     "shoulders": centre = mid-shoulders, scale = shoulder width (see normalize())
       5. sample        to ``cfg.window`` frames: uniform at test, random crop + segment sampling in training
-      6. augment       (training only) rotation, scale, shift, mirror, noise, joint / hand dropout
-      7. zero          coordinates of missing joints are 0 (after normalisation and augmentation)
-      8. stream        joint | bone | joint_motion | bone_motion  (gspmc.pose.streams)
-    -> (3, T, V) float32, channels (x, y, c), c = observation mask (or mask * score)
+      6. augment       (training only) rotation, scale, shift, mirror, noise, joint / hand dropout,
+                       hand gaps (a hand missing for a span of frames)
+      7. missing       "zero": coordinates of missing joints are 0; "last": each missing joint holds
+                       its last seen position (the first seen one before it appears); c stays 0
+      8. hand frame    (``cfg.hand_frame``) two more channels: each hand joint relative to its
+                       hand's wrist, in units of the clip's palm size (see hand_frame())
+      9. stream        joint | bone | joint_motion | bone_motion  (gspmc.pose.streams)
+    -> (C, T, V) float32, channels (x, y, c) or (x, y, hx, hy, c); c = observation mask (or
+       mask * score, or 1 everywhere with ``confidence: none``); C = ``cfg.channels``
 
 Randomness comes only from the ``np.random.Generator`` passed in.
 """
@@ -35,6 +40,8 @@ __all__ = [
     "InputConfig",
     "NORMALIZATIONS",
     "augment_clip",
+    "fill_missing",
+    "hand_frame",
     "make_input",
     "make_inputs",
     "mirror",
@@ -44,7 +51,9 @@ __all__ = [
 ]
 
 NORMALIZATIONS = ("shoulders", "none")
-CONFIDENCES = ("mask", "score")
+CONFIDENCES = ("mask", "score", "none")
+MISSING = ("zero", "last")
+HANDS = ("left", "right")
 
 
 @dataclass(frozen=True)
@@ -55,7 +64,14 @@ class InputConfig:
     window: int = 64  # T, frames fed to the model
     stream: str = "joint"  # joint | bone | joint_motion | bone_motion
     normalize: str = "shoulders"  # "shoulders": centre on mid-shoulders, unit shoulder width | "none"
-    confidence: str = "mask"  # channel c: "mask" (0/1 observed) | "score" (mask * detector score)
+    confidence: str = "mask"  # channel c: "mask" (0/1 observed) | "score" (mask * score) | "none" (c = 1)
+    missing: str = "zero"  # a missing joint's x, y: "zero" | "last" (its last seen position; c stays 0)
+    hand_frame: bool = False  # add (hx, hy): hand joints relative to their wrist, in palm sizes
+
+    @property
+    def channels(self) -> int:
+        """C, the number of input channels: x, y[, hx, hy], c."""
+        return 5 if self.hand_frame else 3
 
     def __post_init__(self) -> None:
         if isinstance(self.window, bool) or not isinstance(self.window, (int, np.integer)) or self.window < 1:
@@ -66,7 +82,15 @@ class InputConfig:
             raise ConfigError(f"InputConfig.normalize {self.normalize!r} is unknown; known: {', '.join(NORMALIZATIONS)}")
         if self.confidence not in CONFIDENCES:
             raise ConfigError(f"InputConfig.confidence {self.confidence!r} is unknown; known: {', '.join(CONFIDENCES)}")
-        get_layout(self.layout)  # a clear error for an unknown layout
+        if self.missing not in MISSING:
+            raise ConfigError(f"InputConfig.missing {self.missing!r} is unknown; known: {', '.join(MISSING)}")
+        lay = get_layout(self.layout)  # a clear error for an unknown layout
+        if self.hand_frame:
+            need = [f"{h}_{j}" for h in HANDS for j in ("hand_wrist", "middle_mcp")]
+            absent = [j for j in need if not lay.has(j)]
+            if absent:
+                raise ConfigError(f"InputConfig.hand_frame needs the hand joints {', '.join(need)}; layout "
+                                  f"{self.layout!r} lacks {', '.join(absent)}")
 
 
 @dataclass(frozen=True)
@@ -84,10 +108,12 @@ class AugmentConfig:
     noise_std: float = 0.0  # Gaussian jitter per coordinate, in shoulder widths
     joint_dropout: float = 0.0  # probability to mask each observed (frame, joint)
     hand_dropout: float = 0.0  # probability to mask a whole hand in a frame (detectors miss hands)
+    hand_gap: float = 0.0  # probability, per hand and clip, that the hand is missing for a random span
     crop: tuple[float, float] = (0.8, 1.0)  # fraction of the clip kept by the random temporal crop
+    speed: tuple[float, float] = (1.0, 1.0)  # play-back rate, uniform in [lo, hi] (>1 faster; 1: off)
 
     def __post_init__(self) -> None:
-        for f in ("scale", "crop"):  # YAML gives lists; keep the frozen config hashable
+        for f in ("scale", "crop", "speed"):  # YAML gives lists; keep the frozen config hashable
             value = getattr(self, f)
             if not (isinstance(value, (tuple, list)) and len(value) == 2):
                 raise ConfigError(f"AugmentConfig.{f} must be a pair [lo, hi], got {value!r}")
@@ -98,7 +124,10 @@ class AugmentConfig:
         clo, chi = self.crop
         if not 0 < clo <= chi <= 1:
             raise ConfigError(f"AugmentConfig.crop must satisfy 0 < lo <= hi <= 1, got {self.crop}")
-        for f in ("mirror_prob", "joint_dropout", "hand_dropout"):
+        slo, shi = self.speed
+        if not 0 < slo <= shi:
+            raise ConfigError(f"AugmentConfig.speed must satisfy 0 < lo <= hi, got {self.speed}")
+        for f in ("mirror_prob", "joint_dropout", "hand_dropout", "hand_gap"):
             if not 0 <= getattr(self, f) <= 1:
                 raise ConfigError(f"AugmentConfig.{f} must be a probability, got {getattr(self, f)}")
         for f in ("rotation_deg", "shift", "noise_std"):
@@ -180,7 +209,8 @@ def normalize(xy: np.ndarray, mask: np.ndarray, layout: Layout, eps: float = 1e-
 
 
 def sample_indices(length: int, window: int, rng: np.random.Generator | None = None,
-                   crop: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:  # fmt: skip
+                   crop: tuple[float, float] = (1.0, 1.0),
+                   speed: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:  # fmt: skip
     """Frame indices (window,) that resample a clip of ``length`` frames to ``window`` frames.
 
     Test (``rng`` None): uniform, the centre of each of ``window`` equal segments,
@@ -188,8 +218,12 @@ def sample_indices(length: int, window: int, rng: np.random.Generator | None = N
     (e.g. length 3 -> window 6 gives 0 0 1 1 2 2), a 1-frame clip repeats its frame.
 
     Training (``rng`` given): a random crop of ``round(u * length)`` frames, ``u`` uniform in
-    ``crop``, at a random start, split into ``window`` equal segments with one random frame drawn
-    from each (TSN-style segment sampling), so speed and phase vary between epochs.
+    ``crop``, at a random start, split into ``n`` equal segments with one random frame drawn
+    from each (TSN-style segment sampling), so speed and phase vary between epochs. Without a
+    speed change ``n = window``. With ``speed`` (rate ``r`` uniform in [lo, hi], drawn only when
+    the range is not exactly 1), the crop plays in ``n = round(window / r)`` frames: ``r > 1``
+    (faster) gives ``n < window`` and the last frame is held for the rest of the window; ``r < 1``
+    (slower) gives ``n > window`` and a random run of ``window`` of the ``n`` frames is kept.
     """
     if length < 1 or window < 1:
         raise ConfigError(f"cannot sample {window} frames from a clip of {length}")
@@ -199,9 +233,18 @@ def sample_indices(length: int, window: int, rng: np.random.Generator | None = N
     lo, hi = crop
     keep = min(length, max(1, round(rng.uniform(lo, hi) * length)))
     start = int(rng.integers(0, length - keep + 1))
-    edges = start + keep * np.arange(window + 1) / window  # (window + 1,) segment boundaries
-    pos = edges[:-1] + rng.uniform(0, 1, window) * (edges[1:] - edges[:-1])
-    return np.clip(np.floor(pos).astype(np.int64), start, start + keep - 1)
+    n = window
+    if speed != (1.0, 1.0):
+        n = max(1, round(window / rng.uniform(*speed)))
+    edges = start + keep * np.arange(n + 1) / n  # (n + 1,) segment boundaries
+    pos = edges[:-1] + rng.uniform(0, 1, n) * (edges[1:] - edges[:-1])
+    idx = np.clip(np.floor(pos).astype(np.int64), start, start + keep - 1)  # (n,)
+    if n < window:  # faster: hold the last frame
+        return np.concatenate([idx, np.full(window - n, idx[-1], np.int64)])
+    if n > window:  # slower: a random run of window frames
+        first = int(rng.integers(0, n - window + 1))
+        return idx[first:first + window]
+    return idx
 
 
 def mirror(xy: np.ndarray, mask: np.ndarray, layout: Layout) -> tuple[np.ndarray, np.ndarray]:
@@ -251,7 +294,77 @@ def augment_clip(xy: np.ndarray, mask: np.ndarray, layout: Layout, aug: AugmentC
             if hand in parts:
                 drop = rng.uniform(size=mask.shape[0]) < aug.hand_dropout  # (T,)
                 mask[np.ix_(drop, parts[hand])] = False
+    if aug.hand_gap > 0:
+        mask = hand_gap(mask, layout, aug.hand_gap, rng)
     return xy, mask, conf
+
+
+def hand_gap(mask: np.ndarray, layout: Layout, prob: float, rng: np.random.Generator) -> np.ndarray:
+    """Mask each hand, with probability ``prob`` per hand, over one random run of frames.
+
+    The run's length is uniform in 1..T and its start uniform among the positions where it fits,
+    so a hand vanishes for a few frames or for the whole clip, as a detector that loses a hand
+    does. Two draws per hand when it is hit, one when it is not. mask (T, V) -> a new (T, V).
+    """
+    mask = mask.copy()
+    parts = layout.part_indices()
+    t = mask.shape[0]
+    for hand in ("left_hand", "right_hand"):
+        if hand in parts and rng.uniform() < prob:
+            span = int(rng.integers(1, t + 1))
+            first = int(rng.integers(0, t - span + 1))
+            mask[first:first + span, parts[hand]] = False
+    return mask
+
+
+def fill_missing(xy: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each missing joint takes its last seen position (before its first sighting: the first one).
+
+    Args:
+        xy: (T, V, C) coordinates; mask: (T, V) bool.
+
+    Returns:
+        filled xy (T, V, C) and ``valid`` (T, V): True where the value is an observation or a
+        fill; a joint never seen in the clip stays 0 and not valid.
+    """
+    t = np.arange(xy.shape[0])[:, None]  # (T, 1)
+    last = np.maximum.accumulate(np.where(mask, t, -1), axis=0)  # (T, V) index of the last sighting
+    first = np.argmax(mask, axis=0)  # (V,) the first sighting (0 when never seen)
+    src = np.where(last >= 0, last, first[None, :])  # (T, V)
+    ever = mask.any(axis=0)  # (V,)
+    out = np.take_along_axis(xy, src[..., None], axis=0)  # (T, V, C)
+    valid = np.broadcast_to(ever, mask.shape).copy()
+    return np.where(valid[..., None], out, 0).astype(xy.dtype, copy=False), valid
+
+
+def hand_frame(xy: np.ndarray, mask: np.ndarray, layout: Layout, eps: float = 1e-6) -> np.ndarray:
+    """Hand joints in their own hand's frame: origin the hand's wrist, unit the palm size.
+
+    For each hand, per frame: ``(p - wrist) / palm``, with ``palm`` the clip's median distance from
+    the hand's wrist to its middle-finger MCP (over the frames where both are seen; 1 if never).
+    One scale per clip, like :func:`normalize`, so the detector's jitter is not amplified; the
+    wrist is per frame, since the hand moves. Non-hand joints, and hand joints in frames where
+    the joint or its wrist is missing, are 0. Invariant to where the signer stands and to the
+    signer's size (any translation and isotropic scale of the clip).
+
+    Args:
+        xy: (T, V, 2) coordinates in ``layout``; mask: (T, V) bool.
+
+    Returns:
+        (T, V, 2) float32.
+    """
+    out = np.zeros(xy.shape, np.float32)  # (T, V, 2)
+    parts = layout.part_indices()
+    for side in HANDS:
+        wi, mi = layout.index(f"{side}_hand_wrist"), layout.index(f"{side}_middle_mcp")
+        joints = parts.get(f"{side}_hand", np.array([wi]))
+        both = mask[:, wi] & mask[:, mi]  # (T,)
+        palm = float(np.median(np.linalg.norm(xy[both, mi] - xy[both, wi], axis=-1))) if both.any() else 1.0
+        palm = palm if palm > eps else 1.0
+        rel = (xy[:, joints] - xy[:, wi : wi + 1]) / palm  # (T, J, 2)
+        ok = mask[:, joints] & mask[:, wi : wi + 1]  # (T, J)
+        out[:, joints] = np.where(ok[..., None], rel, 0)
+    return out
 
 
 # ------------------------------------------------------------------------------------------------
@@ -268,7 +381,7 @@ def make_input(
     score: np.ndarray | None = None,
     source: str | None = None,
 ) -> np.ndarray:
-    """One clip -> model input ``(3, cfg.window, V)`` float32 with channels (x, y, c).
+    """One clip -> model input ``(C, cfg.window, V)`` float32, channels (x, y[, hx, hy], c).
 
     Args:
         coords: (T0, V0, D) coordinates in layout ``src_layout``, D = 2 or 3 (z is dropped).
@@ -281,8 +394,9 @@ def make_input(
         source: the clip's file or id, named in error messages.
 
     Returns:
-        (3, T, V) float32: normalised x, y (0 where a joint is missing) and c = mask (or
-        mask * score), transformed into ``cfg.stream``.
+        (C, T, V) float32, C = ``cfg.channels``: normalised x, y (0 where a joint is missing, or
+        its last seen position with ``missing: last``), with ``hand_frame`` the hand-centred
+        hx, hy, and c = mask (mask * score; 1 with ``confidence: none``), in ``cfg.stream``.
 
     Raises:
         DataError: bad clip (wrong joint count, no frames, NaN/inf where observed). A clip in which
@@ -321,7 +435,8 @@ def make_input(
 
     # 5. temporal sampling, then normalise
     t_idx = sample_indices(len(xy), cfg.window, rng if augment is not None else None,
-                           augment.crop if augment is not None else (1.0, 1.0))  # fmt: skip
+                           augment.crop if augment is not None else (1.0, 1.0),
+                           augment.speed if augment is not None else (1.0, 1.0))  # fmt: skip
     xy, m = xy[t_idx], m[t_idx]  # (T, V, 2), (T, V)
     conf = None if conf is None else conf[t_idx]
     if cfg.normalize == "shoulders":
@@ -330,15 +445,29 @@ def make_input(
     # 6. augmentation
     if augment is not None:
         xy, m, conf = augment_clip(xy, m, dst, augment, rng, conf)
-    c = m.astype(np.float32) if conf is None else np.where(m, conf, 0).astype(np.float32)
+    c = m.astype(np.float32) if conf is None else np.where(m, conf, 0).astype(np.float32)  # (T, V)
 
-    # 7. missing joints are 0
+    # 7. missing joints: 0, or held at their last seen position (valid: where x, y carry a value)
     xy = np.where(m[..., None], xy, 0).astype(np.float32)
+    valid = m
+    if cfg.missing == "last":
+        xy, valid = fill_missing(xy, m)
 
-    # 8. stream
-    xy, c = compute_stream(xy, c, cfg.stream, dst.parents())
-    out = np.concatenate([xy, c[..., None]], axis=-1)  # (T, V, 3)
-    return np.ascontiguousarray(out.transpose(2, 0, 1), dtype=np.float32)  # (3, T, V)
+    # 8. hand-centred channels (from the observed joints only)
+    if cfg.hand_frame:
+        xy = np.concatenate([xy, hand_frame(xy, m, dst)], axis=-1)  # (T, V, 4)
+
+    # 9. stream: the values follow the joints that carry a value (observed or filled), c the observed
+    parents = dst.parents()
+    if cfg.missing == "zero" and cfg.confidence != "none":
+        xy, c = compute_stream(xy, c, cfg.stream, parents)
+    else:
+        _, c = compute_stream(xy, c, cfg.stream, parents)
+        xy, _ = compute_stream(xy, valid.astype(np.float32), cfg.stream, parents)
+        if cfg.confidence == "none":  # no mask channel: the model sees only the values
+            c = np.ones_like(c)
+    out = np.concatenate([xy, c[..., None]], axis=-1)  # (T, V, C)
+    return np.ascontiguousarray(out.transpose(2, 0, 1), dtype=np.float32)  # (C, T, V)
 
 
 def make_inputs(
@@ -348,11 +477,11 @@ def make_inputs(
     augment: AugmentConfig | None = None,
     rng: np.random.Generator | None = None,
 ) -> np.ndarray:
-    """A batch of clips ``[(coords, mask), ...]`` (lengths may differ) -> (N, 3, T, V) float32.
+    """A batch of clips ``[(coords, mask), ...]`` (lengths may differ) -> (N, C, T, V) float32.
 
     The same as stacking :func:`make_input` over the clips (drawing from one ``rng`` in order).
     """
     if not clips:
         v = get_layout(cfg.layout).num_joints
-        return np.zeros((0, 3, cfg.window, v), np.float32)
-    return np.stack([make_input(c, m, src_layout, cfg, augment, rng) for c, m in clips])  # (N, 3, T, V)
+        return np.zeros((0, cfg.channels, cfg.window, v), np.float32)
+    return np.stack([make_input(c, m, src_layout, cfg, augment, rng) for c, m in clips])  # (N, C, T, V)

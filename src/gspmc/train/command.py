@@ -279,7 +279,7 @@ def run_info(args: argparse.Namespace) -> int:
     layout = get_layout(cfg.input.layout)
     model_cfg = resolve_model_config(cfg)
     model = build_model(model_cfg, num_classes, layout)
-    flops = flops_per_clip(model, layout.num_joints, cfg.input.window)
+    flops = flops_per_clip(model, layout.num_joints, cfg.input.window, model_cfg.in_channels)
     print(f"config: {args.config} (profile {cfg.model.profile}, layout {layout.name}: V={layout.num_joints}, "
           f"T={cfg.input.window}, {num_classes} classes)")
     print(f"channels: {list(model_cfg.channels)}, strides: {list(model_cfg.strides)}")

@@ -43,6 +43,7 @@ class DataConfig:
     split_file: str | None = None  # split-file: CSV id,split (train / val / test)
     val_fraction: float = 0.1  # generic protocols: share of the training side carved out for validation
     split_seed: int = 0  # seeds the validation carve-out; the same for every training seed
+    val_group: str | None = None  # leave-one-group-out: validate on this training-side group instead
     window_from_data: bool = False  # set by `input.window: auto`: T = the clips' median frame count
     options: dict[str, Any] = field(default_factory=dict)  # extra reader arguments (e.g. label files, pattern)
 

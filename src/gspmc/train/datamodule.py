@@ -57,7 +57,7 @@ def get_data_protocol(cfg: Config) -> Any:
     d = cfg.data
     try:
         return get_protocol(d.protocol, group=d.group, k=d.k, split_file=d.split_file,
-                        val_fraction=d.val_fraction)
+                            val_fraction=d.val_fraction, val_group=d.val_group)
     except ConfigError as err:
         raise ConfigError(f"data.protocol: {err}") from None
 

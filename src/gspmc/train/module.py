@@ -22,10 +22,11 @@ from gspmc.train.config import Config, config_from_dict
 
 
 def resolve_model_config(cfg: Config) -> Any:
-    """The profile's ModelConfig with the config's overrides applied."""
+    """The profile's ModelConfig with the config's overrides applied; ``in_channels`` follows the
+    input pipeline (``cfg.input.channels``: 3, or 5 with ``input.hand_frame``)."""
     from gspmc.models import get_profile
 
-    return get_profile(cfg.model.profile, **cfg.model.overrides)
+    return get_profile(cfg.model.profile, **{"in_channels": cfg.input.channels, **cfg.model.overrides})
 
 
 def lr_factor(step: int, steps_per_epoch: int, warmup_epochs: float, milestones: tuple[int, ...],
@@ -84,7 +85,7 @@ class RecognitionModule(L.LightningModule):
                 self.objective = build_objective(self.cfg, self.classes, self.layout, feature_dim)
 
     def _feature_dim(self) -> int:
-        x = torch.zeros(1, 3, self.cfg.input.window, self.layout.num_joints)  # (1, 3, T, V)
+        x = torch.zeros(1, self.model_cfg.in_channels, self.cfg.input.window, self.layout.num_joints)  # (1, C, T, V)
         was_training = self.model.training
         self.model.eval()
         with torch.no_grad():

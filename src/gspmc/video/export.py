@@ -87,8 +87,9 @@ def _example_input(recognizer: Any, batch: int = 1) -> Any:
 
     t = int(recognizer.input_cfg.window)
     v = int(recognizer.layout.num_joints)
+    c = int(recognizer.input_cfg.channels)
     g = torch.Generator().manual_seed(0)
-    return torch.randn(batch, 3, t, v, generator=g)  # (N, 3, T, V)
+    return torch.randn(batch, c, t, v, generator=g)  # (N, C, T, V)
 
 
 def export_onnx(recognizer: Any, out: str | os.PathLike[str], opset: int = OPSET, embedding: bool = False) -> Path:
