@@ -214,3 +214,20 @@ def test_precision_auto_follows_the_cpu_flags(tmp_path, monkeypatch) -> None:
     assert fit_mod.resolve_precision("auto", "cpu") == "bf16-mixed"
     monkeypatch.setattr(fit_mod, "cpu_has_native_bf16", lambda: False)
     assert fit_mod.resolve_precision("auto", "cpu") == "32-true"
+
+
+def test_fit_with_the_signer_shift_options(tmp_path, tiny_config) -> None:
+    """hand_frame gives a 5-channel model end to end; val_group validates on a training-side signer."""
+    out = tmp_path / "run"
+    sets = ["optim.epochs=1", "input.hand_frame=true", "input.missing=last", "augment.hand_gap=0.5",
+            "augment.speed=[0.8,1.25]", "data.val_group=dmohazab"]
+    assert main(["fit", "--config", str(tiny_config), "--out", str(out), *[a for s in sets for a in ("--set", s)]]) == 0
+    result = json.loads((out / "result.json").read_text())
+    sizes = result["split_sizes"]
+    assert (sizes["train"]["clips"], sizes["val"]["clips"], sizes["test"]["clips"]) == (18, 18, 18)  # Alex / dmohazab / TCN
+    rec = load_recognizer(out / "best.ckpt")
+    assert rec.input_cfg.channels == 5 and rec.model.cfg.in_channels == 5
+    saved = np.load(out / "scores_test.npz")["scores"]
+    assert saved.shape == (18, 3) and np.isfinite(saved).all()
+    with pytest.raises(ValueError, match="expected inputs"):
+        rec.logits(torch.zeros(2, 3, 8, 55))  # a 3-channel input is refused with a clear error

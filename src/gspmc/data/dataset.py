@@ -63,7 +63,7 @@ class SkeletonDataset(Dataset):
             self._cache = np.stack([self._make(i) for i in tqdm(
                 range(len(self.indices)), desc=f"preparing {clips.name}", unit="clip",
                 disable=len(self.indices) < 2000)]) if len(self.indices) else np.zeros(
-                (0, 3, input_cfg.window, self._num_joints), np.float32)  # (N, 3, T, V)
+                (0, input_cfg.channels, input_cfg.window, self._num_joints), np.float32)  # (N, C, T, V)
 
     def __len__(self) -> int:
         return int(self.indices.size)

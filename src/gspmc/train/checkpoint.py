@@ -63,15 +63,15 @@ class Recognizer:
     def _batch(self, x: np.ndarray | torch.Tensor) -> torch.Tensor:
         t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x, dtype=torch.float32)
         if t.ndim == 3:
-            t = t.unsqueeze(0)  # (1, 3, T, V)
-        v = self.layout.num_joints
-        if t.ndim != 4 or t.shape[1] != 3 or t.shape[3] != v:
-            raise ValueError(f"expected inputs (N, 3, T, {v}) for layout {self.layout.name}, got {tuple(t.shape)}")
+            t = t.unsqueeze(0)  # (1, C, T, V)
+        v, c = self.layout.num_joints, self.input_cfg.channels
+        if t.ndim != 4 or t.shape[1] != c or t.shape[3] != v:
+            raise ValueError(f"expected inputs (N, {c}, T, {v}) for layout {self.layout.name}, got {tuple(t.shape)}")
         return t
 
     @torch.no_grad()
     def embed(self, x: np.ndarray | torch.Tensor, batch_size: int = 256) -> np.ndarray:
-        """Unit embeddings (N, d) in the text space for model inputs (N, 3, T, V) or one clip (3, T, V).
+        """Unit embeddings (N, d) in the text space for model inputs (N, C, T, V) or one clip (C, T, V).
 
         Raises:
             DataError: the checkpoint was trained without GSP-MC (no projection head).
@@ -88,7 +88,7 @@ class Recognizer:
 
     @torch.no_grad()
     def logits(self, x: np.ndarray | torch.Tensor, batch_size: int = 256) -> np.ndarray:
-        """Raw scores (N, K) for model inputs ``x`` (N, 3, T, V) or a single clip (3, T, V)."""
+        """Raw scores (N, K) for model inputs ``x`` (N, C, T, V) or a single clip (C, T, V)."""
         t = self._batch(x)
         device = next(self.model.parameters()).device
         out = [self.model(t[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(t), batch_size)]
