@@ -90,6 +90,26 @@ def test_round_trip_and_shipped_configs() -> None:
     assert (autsl.optim.batch_size, autsl.optim.lr, autsl.optim.weight_decay) == (80, 0.04, 4e-4)
 
 
+def test_traduttore_recipes_and_peer_row() -> None:
+    """The fast default has the hand frame (docs/results.md 5); `best` is the paper-size model on the
+    scaled CTR-GCN schedule with it; the peer row is that schedule without our inputs."""
+    from gspmc.train import grid
+
+    fast, best = load_config("traduttore"), load_config("traduttore-best")
+    assert fast.input.hand_frame and best.input.hand_frame and load_config("demo").input == fast.input
+    assert (fast.model.profile, fast.optim.epochs) == ("cpu-small", 6)
+    assert (best.model.profile, best.optim.epochs, best.optim.lr, best.optim.milestones) == ("full", 15, 0.1, (8, 13))
+    (peer,) = grid.load_rows(CONFIG_DIR / "rows" / "peer.yaml")
+    cfg = load_config("traduttore", peer.overrides)
+    assert not cfg.input.hand_frame and cfg.input.layout == "sam-slr-27"
+    assert (cfg.model.profile, cfg.optim.lr, cfg.optim.batch_size, cfg.optim.epochs) == ("full", 0.1, 64, 15)
+    assert cfg.optim == best.optim  # the same schedule: best minus peer is what our inputs add
+    rows = {r.name: load_config("traduttore", ["input.hand_frame=false", *r.overrides])
+            for r in grid.load_rows(CONFIG_DIR / "rows" / "signer.yaml")}
+    assert not rows["ce"].input.hand_frame and rows["hand-frame"].input.hand_frame
+    assert rows["gspmc-55"].input.layout == "gspmc-55" and rows["speed"].augment.speed == (0.8, 1.25)
+
+
 def test_traduttore_gspmc_is_one_switch() -> None:
     """`--set mc.enabled=true` alone turns the shipped config into full GSP-MC (all terms, shipped store)."""
     from gspmc.losses.objective import MCOptions
