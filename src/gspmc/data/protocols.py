@@ -128,13 +128,13 @@ def _held_out_split(clips: ClipSet, held: np.ndarray, name: str, fold: str, seed
     model selection), restricted to the classes the remaining training clips have; they do not train.
     """
     labels = clips.labels()
-    train_side = np.flatnonzero(~held & (labels >= 0))
-    test = np.flatnonzero(held & np.isin(labels, labels[train_side]))
     if val_held is not None:  # the model trains on neither the test nor the validation group
         train = np.flatnonzero(~held & ~val_held & (labels >= 0))
         val = np.flatnonzero(val_held & ~held & np.isin(labels, labels[train]))
         test = np.flatnonzero(held & np.isin(labels, labels[train]))
         return make_split(clips, train, val, test, name, fold, seed)
+    train_side = np.flatnonzero(~held & (labels >= 0))
+    test = np.flatnonzero(held & np.isin(labels, labels[train_side]))
     rng = np.random.default_rng([seed, _fold_key(fold)])
     train, val = stratified_holdout(train_side, labels, val_fraction, rng)
     return make_split(clips, train, val, test, name, fold, seed)

@@ -54,6 +54,7 @@ NORMALIZATIONS = ("shoulders", "none")
 CONFIDENCES = ("mask", "score", "none")
 MISSING = ("zero", "last")
 HANDS = ("left", "right")
+PALM = ("hand_wrist", "middle_mcp")  # per hand: the hand frame's origin and the joint that sets its unit
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ class InputConfig:
             raise ConfigError(f"InputConfig.missing {self.missing!r} is unknown; known: {', '.join(MISSING)}")
         lay = get_layout(self.layout)  # a clear error for an unknown layout
         if self.hand_frame:
-            need = [f"{h}_{j}" for h in HANDS for j in ("hand_wrist", "middle_mcp")]
+            need = [f"{h}_{j}" for h in HANDS for j in PALM]
             absent = [j for j in need if not lay.has(j)]
             if absent:
                 raise ConfigError(f"InputConfig.hand_frame needs the hand joints {', '.join(need)}; layout "
@@ -356,7 +357,7 @@ def hand_frame(xy: np.ndarray, mask: np.ndarray, layout: Layout, eps: float = 1e
     out = np.zeros(xy.shape, np.float32)  # (T, V, 2)
     parts = layout.part_indices()
     for side in HANDS:
-        wi, mi = layout.index(f"{side}_hand_wrist"), layout.index(f"{side}_middle_mcp")
+        wi, mi = (layout.index(f"{side}_{j}") for j in PALM)
         joints = parts.get(f"{side}_hand", np.array([wi]))
         both = mask[:, wi] & mask[:, mi]  # (T,)
         palm = float(np.median(np.linalg.norm(xy[both, mi] - xy[both, wi], axis=-1))) if both.any() else 1.0
@@ -462,10 +463,12 @@ def make_input(
     if cfg.missing == "zero" and cfg.confidence != "none":
         xy, c = compute_stream(xy, c, cfg.stream, parents)
     else:
-        _, c = compute_stream(xy, c, cfg.stream, parents)
-        xy, _ = compute_stream(xy, valid.astype(np.float32), cfg.stream, parents)
+        values, c_valid = compute_stream(xy, valid.astype(np.float32), cfg.stream, parents)
         if cfg.confidence == "none":  # no mask channel: the model sees only the values
-            c = np.ones_like(c)
+            c = np.ones_like(c_valid)
+        else:
+            _, c = compute_stream(xy, c, cfg.stream, parents)
+        xy = values
     out = np.concatenate([xy, c[..., None]], axis=-1)  # (T, V, C)
     return np.ascontiguousarray(out.transpose(2, 0, 1), dtype=np.float32)  # (C, T, V)
 
