@@ -29,10 +29,10 @@ from gspmc.paths import data_dir
 
 def build_checkpoint(path: Path, profile: str, layout: str, window: int, classes: int) -> Path:
     """An untrained model of ``profile`` saved in the training checkpoint format."""
+    from gspmc.inference.checkpoint import checkpoint_meta
     from gspmc.models import build_model, get_profile
     from gspmc.pose.layouts import get_layout
     from gspmc.pose.transforms import InputConfig
-    from gspmc.train.checkpoint import checkpoint_meta
     from gspmc.train.config import Config, ModelSection, config_to_dict
 
     cfg = Config(input=InputConfig(layout=layout, window=window, stream="joint", normalize="shoulders"),
@@ -47,11 +47,11 @@ def build_checkpoint(path: Path, profile: str, layout: str, window: int, classes
 
 
 def real_input(input_cfg: object) -> tuple[np.ndarray, str]:
-    """(1, 3, T, V) from the AUTSL keypoints when available, else seeded random values."""
+    """(1, C, T, V) from the AUTSL keypoints when available, else seeded random values."""
     pose = data_dir() / "videos/autsl_signer0_sample1000_holistic.pose"
     if pose.is_file():
+        from gspmc.inference.predictor import model_input, normalized_coords
         from gspmc.video.posefile import read_pose
-        from gspmc.video.predict import model_input, normalized_coords
 
         coords, mask = normalized_coords(read_pose(pose))
         return model_input(coords, mask, "mediapipe-holistic-543", input_cfg)[None], "AUTSL keypoints"
@@ -73,8 +73,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=200)
     args = ap.parse_args()
 
-    from gspmc.train.checkpoint import load_recognizer
-    from gspmc.video.export import OnnxRecognizer, TorchScriptRecognizer, export_onnx, export_torchscript
+    from gspmc.apps.export import export_onnx, export_torchscript
+    from gspmc.inference.checkpoint import load_recognizer
+    from gspmc.inference.runners import OnnxRecognizer, TorchScriptRecognizer
 
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:

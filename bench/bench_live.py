@@ -51,8 +51,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads (gspmc live's default: 1)")
     args = ap.parse_args()
 
-    from gspmc.video.live import run_live
-    from gspmc.video.predict import Predictor
+    from gspmc.apps.live import run_live
+    from gspmc.inference.predictor import Predictor
 
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:

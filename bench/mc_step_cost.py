@@ -70,7 +70,7 @@ def main() -> None:
     model = build_model(cfg, num_classes=k, layout=layout).to(dev)
     objective = GSPMCObjective(bank, cfg.feature_dim, list(layout.parts)).to(dev)
     opt = torch.optim.SGD(list(model.parameters()) + list(objective.parameters()), lr=0.01, momentum=0.9)
-    x = torch.randn(args.batch, 3, args.window, layout.num_joints, device=dev)  # (N, 3, T, V)
+    x = torch.randn(args.batch, 3, args.window, layout.num_joints, device=dev)  # (N, C, T, V)
     y = torch.randint(0, k, (args.batch,), device=dev)
 
     def step(with_mc: bool) -> float:

@@ -40,7 +40,7 @@ def _reference(clips: list[tuple[np.ndarray, np.ndarray]], src: str, cfg: InputC
     for c, m in clips:
         t = sample_indices(len(c), cfg.window)
         xy = c[t][:, take, :2]  # (T, V, 2)
-        out.append(np.concatenate([xy, m[t][:, take, None]], axis=-1).transpose(2, 0, 1))  # (3, T, V)
+        out.append(np.concatenate([xy, m[t][:, take, None]], axis=-1).transpose(2, 0, 1))  # (C, T, V)
     return np.stack(out)
 
 

@@ -25,9 +25,9 @@ COMMANDS: dict[str, str] = {
     "grid": "gspmc.train.command",
     "info": "gspmc.train.command",
     "extract": "gspmc.video.command",
-    "predict": "gspmc.video.command",
-    "export": "gspmc.video.command",
-    "live": "gspmc.video.command",
+    "predict": "gspmc.apps.command",
+    "export": "gspmc.apps.command",
+    "live": "gspmc.apps.command",
     "enroll": "gspmc.openvocab.command",
 }
 

@@ -60,10 +60,10 @@ def make_checkpoint(path: Path, classes: list[str] | None = None, seed: int = 0,
     """A seeded, untrained small CTR-GCN (+ GSP-MC heads when ``heads``) as a training checkpoint."""
     import torch
 
+    from gspmc.inference.checkpoint import checkpoint_meta
     from gspmc.models import build_model, get_profile
     from gspmc.pose.layouts import get_layout
     from gspmc.pose.transforms import InputConfig
-    from gspmc.train.checkpoint import checkpoint_meta
     from gspmc.train.config import Config, MCConfig, ModelSection, config_to_dict
 
     classes = list(classes or CLASSES)
@@ -99,11 +99,11 @@ def make_checkpoint(path: Path, classes: list[str] | None = None, seed: int = 0,
 
 
 def _model_input(clip, input_cfg) -> np.ndarray:
+    from gspmc.inference.predictor import model_input, normalized_coords
     from gspmc.video.holistic import LAYOUT
-    from gspmc.video.predict import model_input, normalized_coords
 
     coords, mask = normalized_coords(clip)
-    return model_input(coords, mask, LAYOUT, input_cfg, score=clip.confidence)  # (3, T, V)
+    return model_input(coords, mask, LAYOUT, input_cfg, score=clip.confidence)  # (C, T, V)
 
 
 def holistic_clip(kind: int, seed: int, frames: int = 24, width: int = 640, height: int = 480):

@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 import torch
 
+from gspmc.apps.predict import predict_files
 from gspmc.cli import main
 from gspmc.errors import ConfigError, DataError
+from gspmc.inference.checkpoint import load_recognizer
+from gspmc.inference.enrolled import DEFAULT_BIAS_CLIPS, DEFAULT_BIAS_TEXT
+from gspmc.inference.predictor import Predictor, find_inputs
+from gspmc.inference.prototypes import mean_prototype, unit
 from gspmc.openvocab.enroll import clip_inputs, describe_classes, enroll, remove
-from gspmc.openvocab.prototypes import mean_prototype, unit
-from gspmc.openvocab.state import DEFAULT_BIAS_CLIPS, DEFAULT_BIAS_TEXT
-from gspmc.train.checkpoint import load_recognizer
-from gspmc.video.predict import Predictor, find_inputs, predict_files
 
 
 def test_recognizer_embeds_with_the_global_head(gspmc_ckpt: Path, clip_files) -> None:

@@ -9,12 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gspmc.apps.export import export_checkpoint
+from gspmc.apps.predict import predict_files
 from gspmc.cli import main
 from gspmc.errors import DataError
+from gspmc.inference.checkpoint import load_recognizer
+from gspmc.inference.predictor import Predictor, find_inputs
+from gspmc.inference.runners import OnnxRecognizer, TorchScriptRecognizer
 from gspmc.openvocab.enroll import clip_inputs, enroll
-from gspmc.train.checkpoint import load_recognizer
-from gspmc.video.export import OnnxRecognizer, TorchScriptRecognizer, export_checkpoint
-from gspmc.video.predict import Predictor, find_inputs, predict_files
 
 
 @pytest.fixture

@@ -78,11 +78,11 @@ mc: {{enabled: false, options: {{store: {str(store)!r}, encoder: test-hash}}}}
 
 def test_protocol_trains_on_seen_classes_and_evaluates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from gspmc.data import load_dataset
+    from gspmc.inference.checkpoint import load_recognizer
     from gspmc.openvocab.evaluate import evaluate_run
     from gspmc.openvocab.protocol import EVAL_FILE, SPLIT_FILE, read_split, run_dir, train_split
     from gspmc.openvocab.report import tables
     from gspmc.openvocab.splits import make_class_split
-    from gspmc.train.checkpoint import load_recognizer
 
     data_dir = tmp_path / "data"
     (data_dir / "kb/asl-lex").mkdir(parents=True)

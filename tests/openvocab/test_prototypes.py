@@ -7,6 +7,15 @@ import math
 import numpy as np
 import pytest
 
+from gspmc.inference.prototypes import (
+    class_prototypes,
+    combine,
+    cosine,
+    mean_prototype,
+    open_set_scores,
+    unit,
+)
+from gspmc.inference.scores import log_softmax
 from gspmc.openvocab.evaluate import (
     best_index,
     calibrated_stacking,
@@ -21,15 +30,6 @@ from gspmc.openvocab.evaluate import (
     ridge_predict,
     text_scores,
     topk_accuracy,
-)
-from gspmc.openvocab.prototypes import (
-    class_prototypes,
-    combine,
-    cosine,
-    log_softmax,
-    mean_prototype,
-    open_set_scores,
-    unit,
 )
 
 

@@ -79,7 +79,7 @@ def test_make_input_missing_last_keeps_c_and_carries_fill_into_bones() -> None:
     xy, mask = _hands_clip(4)
     mask[2, [LW, LM, LT, LI]] = False  # the left hand is lost in frame 2
     cfg = InputConfig("sam-slr-27", 4, "joint", normalize="none", missing="last")
-    x = make_input(xy, mask, "sam-slr-27", cfg)  # (3, T, V)
+    x = make_input(xy, mask, "sam-slr-27", cfg)  # (C, T, V)
     np.testing.assert_allclose(x[:2, 2, LT], xy[1, LT])  # held at frame 1's position
     assert x[2, 2, LT] == 0.0  # c still says "not seen"
     zero = make_input(xy, mask, "sam-slr-27", InputConfig("sam-slr-27", 4, "joint", normalize="none"))

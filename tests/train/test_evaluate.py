@@ -8,18 +8,14 @@ import numpy as np
 import pytest
 
 from gspmc.errors import DataError
+from gspmc.inference.metrics import compute_metrics, confusion_matrix, per_class_accuracy, topk_accuracy
+from gspmc.inference.scores import fuse, softmax
 from gspmc.train.evaluate import (
     ScoreFile,
     align_scores,
-    compute_metrics,
-    confusion_matrix,
     evaluate_scores,
-    fuse_scores,
     load_scores,
-    per_class_accuracy,
     save_scores,
-    softmax,
-    topk_accuracy,
     tune_fusion_weights,
 )
 
@@ -63,21 +59,22 @@ def test_per_class_and_confusion_hand_computed() -> None:
     assert m["num_classes_present"] == 3
 
 
-def test_fuse_scores_is_weighted_softmax_sum() -> None:
+def test_fuse_is_weighted_average_of_softmax() -> None:
     a = np.array([[2.0, 0.0], [0.0, 0.0]])
     b = np.array([[0.0, 3.0], [1.0, 0.0]])
-    fused = fuse_scores([a, b], [1.0, 2.0])
+    fused = fuse([a, b], [1.0, 2.0])
     sa = np.array([[np.e**2 / (np.e**2 + 1), 1 / (np.e**2 + 1)], [0.5, 0.5]])
     sb = np.array([[1 / (1 + np.e**3), np.e**3 / (1 + np.e**3)], [np.e / (np.e + 1), 1 / (np.e + 1)]])
-    np.testing.assert_allclose(fused, sa + 2 * sb)
-    np.testing.assert_allclose(fuse_scores([a, b]), sa + sb)
+    np.testing.assert_allclose(fused, (sa + 2 * sb) / 3)
+    np.testing.assert_allclose(fuse([a, b]), (sa + sb) / 2)
+    np.testing.assert_allclose(fused.sum(1), 1.0)
     np.testing.assert_allclose(softmax(a).sum(1), 1.0)
     with pytest.raises(ValueError):
-        fuse_scores([a, b], [1.0])
+        fuse([a, b], [1.0])
     with pytest.raises(ValueError):
-        fuse_scores([a, b], [0.0, 0.0])
+        fuse([a, b], [0.0, 0.0])
     with pytest.raises(ValueError):
-        fuse_scores([a, b[:1]])
+        fuse([a, b[:1]])
 
 
 def test_tune_fusion_weights_prefers_the_informative_stream() -> None:

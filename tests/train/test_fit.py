@@ -10,7 +10,7 @@ import torch
 
 from gspmc.cli import main
 from gspmc.errors import ConfigError, DataError
-from gspmc.train.checkpoint import load_recognizer, read_checkpoint
+from gspmc.inference.checkpoint import load_recognizer, read_checkpoint
 
 
 @pytest.fixture()
@@ -58,11 +58,9 @@ def test_checkpoint_round_trip_gives_identical_logits(tmp_path, tiny_config, syn
 
     dm = SkeletonDataModule(load_config(out / "config.yaml"))
     dm.setup("test")
-    x = torch.stack([dm.test_set[i][0] for i in range(len(dm.test_set))])  # (N, 3, T, V)
+    x = torch.stack([dm.test_set[i][0] for i in range(len(dm.test_set))])  # (N, C, T, V)
     saved = np.load(out / "scores_test.npz")["scores"]
     np.testing.assert_allclose(rec.logits(x), saved, rtol=1e-5, atol=1e-5)
-    probs = rec.predict_inputs(x[:3])
-    np.testing.assert_allclose(probs.sum(1), 1.0, rtol=1e-5)
     # a Lightning-free state dict: same logits as the Lightning module's model
     ckpt = torch.load(out / "best.ckpt", map_location="cpu", weights_only=True)
     from gspmc.train.module import RecognitionModule
@@ -137,11 +135,13 @@ def test_test_command_fuses_streams(tmp_path, make_tiny_config, capsys) -> None:
     report = json.loads((out / "report_test_fused.json").read_text())
     assert report["fusion_weights"] == [1.0, 2.0] and (out / "confusion_test_fused.png").is_file()
     # the fused accuracy equals fusing the runs' own saved test scores by hand
-    from gspmc.train.evaluate import align_scores, fuse_scores, load_scores, topk_accuracy
+    from gspmc.inference.metrics import topk_accuracy
+    from gspmc.inference.scores import fuse
+    from gspmc.train.evaluate import align_scores, load_scores
 
     files = [load_scores(runs[s] / "scores_test.npz") for s in ("joint", "bone")]
     mats, labels = align_scores(files, ["joint", "bone"])
-    expected = topk_accuracy(fuse_scores(mats, [1.0, 2.0]), labels, 1)
+    expected = topk_accuracy(fuse(mats, [1.0, 2.0]), labels, 1)
     assert report["metrics"]["top1"] == pytest.approx(expected)
     assert "fused (2 streams" in capsys.readouterr().out
     assert main(["test", "--checkpoint", str(runs["joint"] / "best.ckpt"), "--weights", "1", "2"]) == 2

@@ -1,4 +1,4 @@
-"""The torch Dataset: clips of a ClipSet -> model inputs ``(x (3, T, V), label)``.
+"""The torch Dataset: clips of a ClipSet -> model inputs ``(x (C, T, V), label)``.
 
 Each item goes through `gspmc.pose.transforms.make_input`. Randomness (augmentation, random
 temporal sampling) comes from a generator seeded by ``(seed, epoch, clip index)``, so an item is
@@ -85,7 +85,7 @@ class SkeletonDataset(Dataset):
         rng = self.rng_for(position) if self.augment is not None else None
         score = sample.score if self.input_cfg.confidence == "score" else None  # c = mask otherwise
         return make_input(sample.coords, sample.mask, sample.layout, self.input_cfg, self.augment, rng,
-                          score=score, source=f"{self.clips.name}:{sample.id}")  # (3, T, V)
+                          score=score, source=f"{self.clips.name}:{sample.id}")  # (C, T, V)
 
     def __getitem__(self, position: int) -> tuple[torch.Tensor, int]:
         if not -len(self) <= position < len(self):

@@ -28,6 +28,7 @@ from typing import Any
 from gspmc.data.sample import ClipSet
 from gspmc.errors import ConfigError, DataError
 from gspmc.paths import data_dir
+from gspmc.video.holistic import VIDEO_EXTENSIONS
 
 TRADUTTORE_FILE = "traduttore_asl33.npz"
 FORMATS = ("mp-npz", "mp-data", "sam-slr", "wholebody", "autsl", "slr500", "pose", "videos")
@@ -57,8 +58,6 @@ def _guess_format(p: Path, kw: dict[str, Any]) -> str:
         return "pose"
     if "labels" in kw:
         return "wholebody"
-    from gspmc.data.readers.videos import VIDEO_EXTENSIONS
-
     if next(p.rglob("*.npy"), None) is None and any(f.suffix.lower() in VIDEO_EXTENSIONS for f in p.rglob("*")):
         return "videos"
     return "mp-data"

@@ -10,7 +10,7 @@ remove classes, list them. No gradient step: a class is a prototype in the text-
   validation classes of the open-vocabulary protocol, docs/open-vocabulary.md).
 
 The result is written to ``--out`` as a self-contained inference checkpoint (the recognition
-network, the projection heads and the open vocabulary, :mod:`gspmc.openvocab.state`) that
+network, the projection heads and the open vocabulary, :mod:`gspmc.inference.enrolled`) that
 ``predict``, ``export`` and ``live`` load like any other. Every input is checked and every
 embedding computed before anything is written, and the file is written atomically: a failed
 enrolment leaves no file (and an existing ``--out`` untouched).
@@ -32,9 +32,14 @@ import numpy as np
 import torch
 
 from gspmc.errors import ConfigError, DataError
-from gspmc.openvocab.model import NO_TEXT_SPACE_HINT, head_state
-from gspmc.openvocab.prototypes import mean_prototype, unit
-from gspmc.openvocab.state import DEFAULT_TEXT_WEIGHT, EnrolledClass, OpenVocabState, default_bias
+from gspmc.inference.checkpoint import Recognizer, load_recognizer, read_checkpoint
+from gspmc.inference.enrolled import DEFAULT_TEXT_WEIGHT, EnrolledClass, OpenVocabState, default_bias
+from gspmc.inference.heads import NO_TEXT_SPACE_HINT, head_state
+from gspmc.inference.predictor import load_keypoints, model_input, normalized_coords
+from gspmc.inference.prototypes import mean_prototype, unit
+from gspmc.io import write_bytes
+from gspmc.text import get_text_encoder
+from gspmc.video.holistic import LAYOUT, HolisticRunner
 
 MAX_DESCRIPTION_CHARS = 2000
 
@@ -53,10 +58,8 @@ class EnrollResult:
     message: str
 
 
-def load_enrollable(checkpoint: str | os.PathLike[str]) -> tuple[dict[str, Any], Any]:
+def load_enrollable(checkpoint: str | os.PathLike[str]) -> tuple[dict[str, Any], Recognizer]:
     """The checkpoint dict and its Recognizer; DataError if it has no GSP-MC text space."""
-    from gspmc.train.checkpoint import load_recognizer, read_checkpoint
-
     ckpt = read_checkpoint(checkpoint)
     rec = load_recognizer(checkpoint)
     if not rec.has_embedding:
@@ -65,17 +68,14 @@ def load_enrollable(checkpoint: str | os.PathLike[str]) -> tuple[dict[str, Any],
     return ckpt, rec
 
 
-def clip_inputs(rec: Any, files: Sequence[str | os.PathLike[str]], units: str = "normalized") -> np.ndarray:
-    """Model inputs (n, 3, T, V) of clip files (videos or keypoint files), every file checked.
+def clip_inputs(rec: Recognizer, files: Sequence[str | os.PathLike[str]], units: str = "normalized") -> np.ndarray:
+    """Model inputs (n, C, T, V) of clip files (videos or keypoint files), every file checked.
 
     Raises:
         ConfigError: no file, or a file given twice.
         DataError: a file that is missing, unreadable, of another layout, empty, or in which no
             keypoint (or none of the model's joints) was observed; the message names the file.
     """
-    from gspmc.video.holistic import LAYOUT
-    from gspmc.video.predict import load_keypoints, model_input, normalized_coords
-
     paths = [Path(f) for f in files]
     if not paths:
         raise ConfigError("no clip given")
@@ -92,8 +92,6 @@ def clip_inputs(rec: Any, files: Sequence[str | os.PathLike[str]], units: str = 
             if not p.is_file():
                 raise DataError(p, "no such clip file")
             if p.suffix.lower() not in (".pose", ".npz") and runner is None:
-                from gspmc.video.holistic import HolisticRunner
-
                 runner = HolisticRunner()
             clip = load_keypoints(p, runner)
             if clip.num_frames == 0:
@@ -101,7 +99,7 @@ def clip_inputs(rec: Any, files: Sequence[str | os.PathLike[str]], units: str = 
             coords, mask = normalized_coords(clip, units)
             if not mask.any():
                 raise DataError(p, "no keypoint was observed in any frame (empty or all-missing clip)")
-            x = model_input(coords, mask, LAYOUT, rec.input_cfg, score=clip.confidence, source=str(p))  # (3, T, V)
+            x = model_input(coords, mask, LAYOUT, rec.input_cfg, score=clip.confidence, source=str(p))  # (C, T, V)
             if not np.any(x[2] > 0):
                 raise DataError(p, f"none of the model's {rec.layout.num_joints} joints ({rec.layout.name}) was "
                                 "observed in any frame")
@@ -109,13 +107,11 @@ def clip_inputs(rec: Any, files: Sequence[str | os.PathLike[str]], units: str = 
     finally:
         if runner is not None:
             runner.close()
-    return np.stack(xs).astype(np.float32)  # (n, 3, T, V)
+    return np.stack(xs).astype(np.float32)  # (n, C, T, V)
 
 
-def text_embedding(rec: Any, description: str) -> np.ndarray:
+def text_embedding(rec: Recognizer, description: str) -> np.ndarray:
     """(d,) unit embedding of a description with the checkpoint's text encoder."""
-    from gspmc.text import get_text_encoder
-
     text = " ".join(str(description).split())
     if not text:
         raise ConfigError("--description is empty")
@@ -154,11 +150,7 @@ def _lean_checkpoint(ckpt: dict[str, Any], state: OpenVocabState, dim: int) -> d
 
 def _write(ckpt: dict[str, Any], out: Path, source: Path) -> None:
     """Serialise, check that it reads back, then write atomically (gspmc.io)."""
-    from gspmc.io import write_bytes
-
     if out.resolve() == source.resolve() and source.exists():
-        from gspmc.train.checkpoint import read_checkpoint
-
         if "optimizer_states" in read_checkpoint(source):
             raise ConfigError(f"{out}: refusing to overwrite the training checkpoint; pass another --out")
     buf = io.BytesIO()

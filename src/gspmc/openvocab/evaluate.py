@@ -18,7 +18,7 @@ few-shot, own signer   support: K of f's clips per U class;         (same settin
 =====================  ===========================================  ======================================
 
 Scores: cosine between a clip's unit embedding (the GSP-MC global head) and class prototypes
-(:mod:`gspmc.openvocab.prototypes`). Generalised zero-shot is measured two ways: calibrated
+(:mod:`gspmc.inference.prototypes`). Generalised zero-shot is measured two ways: calibrated
 stacking in the embedding space (every class by its text prototype, ``gamma`` subtracted from seen
 classes; Chao et al. 2016), and the recogniser that ``gspmc enroll`` builds (the trained
 classifier's log-probabilities for S, ``(cos - 1) / tau + bias`` for the new classes). Both report
@@ -39,8 +39,10 @@ from typing import Any
 
 import numpy as np
 
+from gspmc.inference.metrics import topk_accuracy
+from gspmc.inference.prototypes import class_prototypes, combine, cosine, open_set_scores
+from gspmc.inference.scores import log_softmax
 from gspmc.io import read_json, write_json
-from gspmc.openvocab.prototypes import class_prototypes, combine, cosine, log_softmax, open_set_scores
 
 FEATURE_FILE = "openvocab_features.npz"
 PART_WEIGHTS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -54,14 +56,6 @@ RIDGE_PENALTIES: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0)
 def rank_order(scores: np.ndarray) -> np.ndarray:
     """(N, C) -> (N, C) class positions by decreasing score; equal scores keep class order."""
     return np.argsort(-np.asarray(scores, np.float64), axis=1, kind="stable")
-
-
-def topk_accuracy(scores: np.ndarray, targets: np.ndarray, k: int) -> float:
-    """Fraction of rows whose target column is among the ``k`` highest scores (nan for no row)."""
-    if len(targets) == 0:
-        return float("nan")
-    top = rank_order(scores)[:, :k]  # (N, k)
-    return float((top == np.asarray(targets)[:, None]).any(axis=1).mean())
 
 
 def per_class_accuracy(pred: np.ndarray, targets: np.ndarray, classes: Sequence[int]) -> float:
@@ -226,14 +220,14 @@ def evaluate_run(run: str | os.PathLike[str], clips: Any, shots: Sequence[int] =
     """
     import yaml
 
+    from gspmc.inference.checkpoint import read_checkpoint
+    from gspmc.inference.heads import head_weights
     from gspmc.openvocab.attributes import attribute_matrix, load_class_attributes
-    from gspmc.openvocab.model import head_weights
     from gspmc.openvocab.protocol import EVAL_FILE, read_split
     from gspmc.openvocab.space import ClipFeatures, clip_features, part_text_prototypes, text_prototypes
     from gspmc.openvocab.splits import class_indices, clip_indices
     from gspmc.paths import data_dir
     from gspmc.text import load_text_bank
-    from gspmc.train.checkpoint import read_checkpoint
 
     run = Path(run)
     if (run / EVAL_FILE).is_file() and not force:

@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 
 from gspmc.errors import DataError
-from gspmc.openvocab.model import NO_TEXT_SPACE_HINT, head_weights
-from gspmc.openvocab.prototypes import unit
+from gspmc.inference.heads import NO_TEXT_SPACE_HINT, head_weights
+from gspmc.inference.prototypes import unit
 
 GLOBAL_KINDS: tuple[str, ...] = ("global", "synonym")
 
@@ -90,7 +90,7 @@ def clip_features(checkpoint: str | os.PathLike[str], clips: Any, batch_size: in
         DataError: the checkpoint has no GSP-MC global projection head.
     """
     from gspmc.data.dataset import SkeletonDataset
-    from gspmc.train.checkpoint import load_recognizer, read_checkpoint
+    from gspmc.inference.checkpoint import load_recognizer, read_checkpoint
 
     rec = load_recognizer(checkpoint)
     heads = head_weights(read_checkpoint(checkpoint)["state_dict"])

@@ -4,7 +4,7 @@
   mirror maps), name-based conversion, MP_Data vector splitting.
 - :mod:`gspmc.pose.graph`: CTR-GCN's three adjacency partitions from a layout's tree.
 - :mod:`gspmc.pose.transforms`: ``InputConfig`` / ``AugmentConfig`` and ``make_input`` (clip ->
-  ``(3, T, V)`` model input).
+  ``(C, T, V)`` model input).
 - :mod:`gspmc.pose.streams`: joint, bone, joint motion, bone motion.
 
 See docs/architecture.md (section pose) and docs/layouts.md. Importing this package loads nothing.

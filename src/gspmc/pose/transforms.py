@@ -25,6 +25,7 @@ Randomness comes only from the ``np.random.Generator`` passed in.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -73,6 +74,15 @@ class InputConfig:
     def channels(self) -> int:
         """C, the number of input channels: x, y[, hx, hy], c."""
         return 5 if self.hand_frame else 3
+
+    @classmethod
+    def from_dict(cls, data: dict) -> InputConfig:
+        """Build from plain data (a checkpoint's or an exported file's ``input``); unknown keys are an error."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown InputConfig field(s) {unknown}; known: {sorted(known)}")
+        return cls(**data)
 
     def __post_init__(self) -> None:
         if isinstance(self.window, bool) or not isinstance(self.window, (int, np.integer)) or self.window < 1:

@@ -148,7 +148,7 @@ def run_test(args: argparse.Namespace) -> int:
     if args.weights and len(args.weights) != len(ckpts):
         raise ConfigError(f"--weights: {len(args.weights)} weights for {len(ckpts)} checkpoints")
     out = Path(args.out) if args.out else ckpts[0].parent / "eval"
-    from gspmc.train.checkpoint import read_checkpoint
+    from gspmc.inference.checkpoint import read_checkpoint
 
     clips, first_data = None, None
     split_files: dict[str, list[Path]] = {"val": [], "test": []}

@@ -1,13 +1,14 @@
-"""Evaluation: top-k and per-class accuracy, confusion matrices, score files, multi-stream fusion.
+"""Evaluation files: score files, reports with confusion PNGs, fusion weights tuned on validation.
 
 Everything here is numpy on score matrices ``(N, K)`` (logits as the model outputs them) and
 integer labels ``(N,)``; nothing needs Lightning or a model. Score files (``.npz``) hold
 ``scores`` (N, K) float32 logits, ``labels`` (N,), ``ids`` (N,) and ``classes`` (K,), so streams
 trained separately can be fused later on the same clips.
 
-Fusion (the four-stream ensemble of SAM-SLR / GSP-MC): each stream's logits are turned into
-probabilities with a softmax, then summed with weights, ``fused = sum_s w_s softmax(z_s)``.
-Weights are either equal or tuned on VALIDATION scores only (:func:`tune_fusion_weights`).
+The metrics themselves live in :mod:`gspmc.inference.metrics`, softmax and fusion (the weighted
+average of per-stream softmax probabilities) in :mod:`gspmc.inference.scores`; this module adds
+what only evaluation runs need: weights tuned on VALIDATION scores only (:func:`tune_fusion_weights`),
+score files, reports.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from typing import Any
 import numpy as np
 
 from gspmc.errors import DataError
+from gspmc.inference.metrics import compute_metrics, confusion_matrix, predictions, topk_accuracy
+from gspmc.inference.scores import fuse
 from gspmc.io import atomic_write, write_json, write_npz
 
 FUSION_GRID = (0.0, 0.5, 1.0, 1.5, 2.0)  # candidate weights per stream when tuning on validation
@@ -38,98 +41,11 @@ class ScoreFile:
     classes: list[str]  # (K,) class names
 
 
-def softmax(scores: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Numerically stable softmax along ``axis``."""
-    z = np.asarray(scores, dtype=np.float64)
-    z = z - z.max(axis=axis, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=axis, keepdims=True)
-
-
-def topk_correct(scores: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
-    """(N,) bool: is the true label among the ``k`` highest scores? (ties broken by class index)."""
-    scores = np.asarray(scores)
-    labels = np.asarray(labels)
-    k = min(k, scores.shape[1])
-    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]  # (N, k)
-    return (order == labels[:, None]).any(axis=1)
-
-
-def topk_accuracy(scores: np.ndarray, labels: np.ndarray, k: int = 1) -> float:
-    """Fraction of clips whose label is among the top-``k`` scores (nan for an empty set)."""
-    if len(labels) == 0:
-        return float("nan")
-    return float(topk_correct(scores, labels, k).mean())
-
-
-def predictions(scores: np.ndarray) -> np.ndarray:
-    """(N,) argmax class (lowest index on ties)."""
-    return np.argmax(np.asarray(scores), axis=1)
-
-
-def confusion_matrix(pred: np.ndarray, labels: np.ndarray, num_classes: int) -> np.ndarray:
-    """(K, K) int64 counts; row = true class, column = predicted class."""
-    cm = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(cm, (np.asarray(labels), np.asarray(pred)), 1)
-    return cm
-
-
-def per_class_accuracy(pred: np.ndarray, labels: np.ndarray, num_classes: int) -> np.ndarray:
-    """(K,) recall of each class; nan for classes with no clip in ``labels``."""
-    cm = confusion_matrix(pred, labels, num_classes)
-    support = cm.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        acc = np.diag(cm) / support
-    return np.where(support > 0, acc, np.nan)
-
-
-def compute_metrics(scores: np.ndarray, labels: np.ndarray, classes: Sequence[str]) -> dict[str, Any]:
-    """Top-1, top-5, mean per-class accuracy and per-class rows for the classes present in ``labels``."""
-    scores = np.asarray(scores)
-    labels = np.asarray(labels, dtype=np.int64)
-    if scores.ndim != 2 or scores.shape[0] != labels.shape[0]:
-        raise ValueError(f"scores {scores.shape} and labels {labels.shape} do not match")
-    if scores.shape[1] != len(classes):
-        raise ValueError(f"scores have {scores.shape[1]} columns but there are {len(classes)} classes")
-    pred = predictions(scores)
-    acc = per_class_accuracy(pred, labels, len(classes))
-    support = np.bincount(labels, minlength=len(classes))
-    present = np.flatnonzero(support)
-    return {
-        "num_clips": int(len(labels)),
-        "num_classes_present": int(len(present)),
-        "top1": topk_accuracy(scores, labels, 1),
-        "top5": topk_accuracy(scores, labels, 5),
-        "mean_class_accuracy": float(np.nanmean(acc)) if len(present) else float("nan"),
-        "per_class": {classes[c]: {"n": int(support[c]), "accuracy": float(acc[c])} for c in present},
-    }
-
-
-def fuse_scores(streams: Sequence[np.ndarray], weights: Sequence[float] | None = None) -> np.ndarray:
-    """Weighted sum of per-stream softmax probabilities; equal weights when ``weights`` is None.
-
-    Args:
-        streams: S arrays (N, K) of logits for the same clips in the same order.
-        weights: S non-negative weights.
-    Returns:
-        (N, K) float64 fused scores.
-    """
-    if not streams:
-        raise ValueError("fuse_scores needs at least one stream")
-    shape = np.asarray(streams[0]).shape
-    for s in streams:
-        if np.asarray(s).shape != shape:
-            raise ValueError(f"stream shapes differ: {shape} vs {np.asarray(s).shape}")
-    w = np.ones(len(streams)) if weights is None else np.asarray(weights, dtype=np.float64)
-    if w.shape != (len(streams),) or (w < 0).any() or w.sum() <= 0:
-        raise ValueError(f"need {len(streams)} non-negative weights with a positive sum, got {list(w)}")
-    return sum(wi * softmax(s) for wi, s in zip(w, streams, strict=True))
-
-
 def tune_fusion_weights(
     streams: Sequence[np.ndarray], labels: np.ndarray, grid: Sequence[float] = FUSION_GRID
 ) -> list[float]:
-    """Weights from ``grid``^S maximising top-1 of :func:`fuse_scores` on the given (validation) scores.
+    """Weights from ``grid``^S maximising top-1 of :func:`gspmc.inference.scores.fuse` on the given
+    (validation) scores.
 
     Ties go to the candidate closest to equal weights (then the first in grid order), so
     equal weights win whenever they are as good as anything else.
@@ -140,7 +56,7 @@ def tune_fusion_weights(
         w = np.asarray(cand, dtype=np.float64)
         if w.sum() <= 0:
             continue
-        acc = topk_accuracy(fuse_scores(streams, w), labels, 1)
+        acc = topk_accuracy(fuse(streams, w), labels, 1)
         dist = float(np.abs(w / w.sum() - 1.0 / len(w)).sum())
         key = (acc, -dist)
         if best is None or key > best:

@@ -87,7 +87,7 @@ def predict_split(recognizer: Any, dataset: Any, batch_size: int) -> tuple[np.nd
 def evaluate_checkpoint(ckpt: Path, dm: Any, out: Path, splits: tuple[str, ...] = ("val", "test"),
                         config: dict[str, Any] | None = None) -> dict[str, Any]:
     """Score a checkpoint on the data module's splits; write scores_*.npz, report_*.json, confusion_*.png."""
-    from gspmc.train.checkpoint import load_recognizer
+    from gspmc.inference.checkpoint import load_recognizer
     from gspmc.train.evaluate import ScoreFile, evaluate_scores, save_scores
 
     rec = load_recognizer(ckpt)

@@ -34,9 +34,11 @@ import numpy as np
 import yaml
 
 from gspmc.errors import ConfigError
+from gspmc.inference.metrics import topk_accuracy
+from gspmc.inference.scores import fuse
 from gspmc.io import write_json, write_text
 from gspmc.train.config import STREAMS
-from gspmc.train.evaluate import align_scores, fuse_scores, load_scores, topk_accuracy, tune_fusion_weights
+from gspmc.train.evaluate import align_scores, load_scores, tune_fusion_weights
 from gspmc.train.fit import read_result
 
 
@@ -195,10 +197,10 @@ def fused_result(runs: list[GridRun]) -> dict[str, Any] | None:
     val, val_labels = align_scores([load_scores(p) for p in val_files], [str(p) for p in val_files])
     weights = tune_fusion_weights(val, val_labels)
     return {
-        "equal": topk_accuracy(fuse_scores(test), labels, 1),
-        "val_tuned": topk_accuracy(fuse_scores(test, weights), labels, 1),
+        "equal": topk_accuracy(fuse(test), labels, 1),
+        "val_tuned": topk_accuracy(fuse(test, weights), labels, 1),
         "val_tuned_weights": weights,
-        "val_equal": topk_accuracy(fuse_scores(val), val_labels, 1),
+        "val_equal": topk_accuracy(fuse(val), val_labels, 1),
     }
 
 

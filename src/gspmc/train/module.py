@@ -17,7 +17,7 @@ import lightning as L
 import torch
 from torch import nn
 
-from gspmc.train.checkpoint import checkpoint_meta
+from gspmc.inference.checkpoint import checkpoint_meta
 from gspmc.train.config import Config, config_from_dict
 
 
@@ -94,7 +94,7 @@ class RecognitionModule(L.LightningModule):
         return dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits (N, K) for inputs (N, 3, T, V)."""
+        """Logits (N, K) for inputs (N, C, T, V)."""
         return self.model(x)
 
     def _loss(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:

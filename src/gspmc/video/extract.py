@@ -27,9 +27,9 @@ from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
-from gspmc.data.readers.videos import VIDEO_EXTENSIONS
 from gspmc.errors import DataError, GspmcError
 from gspmc.io import remove_stale_temps
+from gspmc.video.holistic import VIDEO_EXTENSIONS
 from gspmc.video.posefile import FORMATS, atomic_write, write_clip
 
 REPORT_NAME = "extract_report.json"

@@ -36,6 +36,7 @@ import numpy as np
 from gspmc.errors import DataError
 
 LAYOUT = "mediapipe-holistic-543"
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 COMPONENTS: tuple[tuple[str, int], ...] = (
     ("POSE_LANDMARKS", 33),
     ("FACE_LANDMARKS", 468),

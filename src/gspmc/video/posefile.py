@@ -6,7 +6,7 @@ Two formats, same content (a :class:`~gspmc.video.holistic.HolisticClip`):
   components POSE_LANDMARKS, FACE_LANDMARKS, LEFT_HAND_LANDMARKS, RIGHT_HAND_LANDMARKS with
   pose-format's own holistic point names and limbs, point format XYZC, one person; a joint with
   confidence 0 is masked. Readable by ``pose_format.Pose.read`` and by ``gspmc.data``; read back by
-  the data package's reader (`gspmc.data.readers.posefile.read_pose_arrays`), the one implementation.
+  :func:`read_pose_arrays`, the one implementation (the data package's ``.pose`` reader calls it).
 - ``.npz`` (ours, no pickles): ``coords`` (T, 543, 3) float32, ``confidence`` (T, 543) float32,
   ``fps`` (), ``width`` (), ``height`` () and ``layout`` = ``"mediapipe-holistic-543"``.
 
@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import io
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
-from gspmc.errors import DataError
+from gspmc.errors import DataError, GspmcError
 from gspmc.io import atomic_write  # one atomic-write helper for the project
+from gspmc.pose.repair import repair_joints
 from gspmc.video.holistic import COMPONENTS, LAYOUT, NUM_POINTS, HolisticClip
 
 FORMATS = ("pose", "npz")
@@ -85,10 +87,89 @@ def write_clip(path: str | os.PathLike[str], clip: HolisticClip) -> Path:
     raise DataError(path, f"unknown keypoint file extension {suffix!r} (use .pose or .npz)")
 
 
+def _pose_class() -> type:
+    try:
+        from pose_format import Pose
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise GspmcError("reading .pose files needs the pose-format package: pip install 'gspmc[video]'") from None
+    return Pose
+
+
+@dataclass(frozen=True)
+class PoseArrays:
+    """One person of a holistic ``.pose`` file in the 543 layout, repaired.
+
+    Attributes:
+        coords: (T, 543, D) float32, D = 2 (X, Y) or 3 (X, Y, Z); 0 where not observed.
+        mask: (T, 543) bool, observed (not masked by pose-format, confidence > 0, finite).
+        score: (T, 543) float32 confidence, 0 where not observed.
+        nonfinite: (T, 543) bool, joints masked because a coordinate was NaN/inf.
+        fps: frames per second; width, height: the frame size stored in the header.
+    """
+
+    coords: np.ndarray
+    mask: np.ndarray
+    score: np.ndarray
+    nonfinite: np.ndarray
+    fps: float
+    width: int
+    height: int
+
+
+def read_pose_arrays(path: str | os.PathLike[str], person: int = 0) -> PoseArrays:
+    """Read one person of a holistic ``.pose`` file (see the module docstring).
+
+    Raises:
+        DataError: naming the file, on a missing/corrupt/truncated file, missing holistic
+            components or points, a point format without X and Y, no frames, or no such person.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(p, "file not found")
+    pose_cls = _pose_class()
+    try:
+        pose = pose_cls.read(p.read_bytes())
+    except Exception as err:  # pose-format raises struct/value/index errors on bad bytes
+        raise DataError(p, f"corrupt or truncated .pose file: {type(err).__name__}: {err}") from None
+    header = pose.header
+    by_name = {c.name: c for c in header.components}
+    offsets, start = {}, 0
+    for comp in header.components:
+        offsets[comp.name] = start
+        start += len(comp.points)
+    missing = [n for n, _ in COMPONENTS if n not in by_name]
+    if missing:
+        raise DataError(p, f"not a MediaPipe Holistic pose file: missing component(s) {missing}; "
+                           f"found {list(by_name)}")
+    for comp_name, count in COMPONENTS:
+        if len(by_name[comp_name].points) != count:
+            raise DataError(p, f"component {comp_name} has {len(by_name[comp_name].points)} points, "
+                               f"expected {count}")
+    point_index = np.concatenate([np.arange(offsets[n], offsets[n] + k) for n, k in COMPONENTS])  # (543,)
+    dims = by_name["POSE_LANDMARKS"].format.replace("C", "")
+    keep = [dims.index(d) for d in "XYZ" if d in dims]
+    if keep[:2] != [0, 1]:
+        raise DataError(p, f"point format {by_name['POSE_LANDMARKS'].format!r} lacks X, Y")
+    data = pose.body.data  # (T, P, points, dims) masked array
+    conf = np.asarray(pose.body.confidence)  # (T, P, points)
+    if data.ndim != 4 or data.shape[0] == 0:
+        raise DataError(p, f"no frames (body shape {data.shape})")
+    if not 0 <= person < data.shape[1]:
+        raise DataError(p, f"has {data.shape[1]} person(s); person={person} does not exist")
+    values = np.ma.getdata(data)[:, person][:, point_index][..., keep].astype(np.float32)  # (T, 543, D)
+    masked = np.ma.getmaskarray(data)[:, person][:, point_index].any(axis=-1)  # (T, 543)
+    score = np.nan_to_num(conf[:, person][:, point_index].astype(np.float32), nan=0.0)  # (T, 543)
+    coords, mask, nonfinite = repair_joints(values, ~masked & (score > 0))
+    dim = header.dimensions
+    return PoseArrays(coords, mask, np.where(mask, score, 0.0).astype(np.float32), nonfinite,
+                      float(pose.body.fps), int(dim.width), int(dim.height))
+
+
+
 def read_pose(path: str | os.PathLike[str]) -> HolisticClip:
     """Read a holistic ``.pose`` file (ours or pose-format's ``video_to_pose``) into the 543 layout.
 
-    The reading is `gspmc.data.readers.posefile.read_pose_arrays` (one implementation): components
+    The reading is :func:`read_pose_arrays` (one implementation): components
     by name, so extra components (e.g. POSE_WORLD_LANDMARKS) or an extra channel (AUTSL's XYZKC) are
     ignored; x, y, z as stored (z = 0 for an XY file); a joint is observed where pose-format does not
     mask it, its confidence is > 0 and its coordinates are finite (else coordinates and confidence 0).
@@ -96,8 +177,6 @@ def read_pose(path: str | os.PathLike[str]) -> HolisticClip:
     Raises:
         DataError: unreadable file, or a holistic component is missing / has the wrong size.
     """
-    from gspmc.data.readers.posefile import read_pose_arrays
-
     arrays = read_pose_arrays(path)
     coords = arrays.coords
     if coords.shape[-1] == 2:

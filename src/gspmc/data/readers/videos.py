@@ -23,8 +23,8 @@ from gspmc.data.readers._common import PathT
 from gspmc.data.sample import ClipSet
 from gspmc.errors import DataError
 from gspmc.paths import cache_dir
-
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
+from gspmc.video.extract import REPORT_NAME, extract_many
+from gspmc.video.holistic import VIDEO_EXTENSIONS
 
 
 def keypoint_folder(root: Path) -> Path:
@@ -55,7 +55,6 @@ def read_video_folder(
             message names the first one and the report listing all of them).
     """
     from gspmc.data.readers.posefile import read_pose_folder
-    from gspmc.video.extract import REPORT_NAME, extract_many
 
     root = Path(folder)
     if not root.is_dir():

@@ -11,14 +11,13 @@ own entries it holds ``checkpoint["gspmc"]`` (written by the training module)::
      "model": {...},           # resolved gspmc.models.ModelConfig fields
      "epoch": 12}              # epoch the weights come from
 
-and ``state_dict`` whose ``model.*`` entries are the recognition network (CTR-GCN backbone +
-classifier). ``Recognizer.model`` is that network alone, so inference costs exactly a plain CTR-GCN.
+and ``state_dict`` whose ``model.*`` entries are the recognition network (backbone + classifier). ``Recognizer.model`` is that network alone, so inference costs exactly a plain CTR-GCN.
 
 A GSP-MC checkpoint also holds the contrastive projection heads (``objective.global_head.*``,
 ``objective.part_heads.*``): :func:`load_recognizer` keeps the global head beside the model as
-``Recognizer.net`` (a :class:`gspmc.openvocab.model.OpenVocabNet` sharing the model's weights),
+``Recognizer.net`` (a :class:`gspmc.inference.heads.OpenVocabNet` sharing the model's weights),
 so :meth:`Recognizer.embed` gives a clip's embedding in the text space. An enrolled checkpoint
-(``gspmc enroll``, ``checkpoint["gspmc"]["openvocab"]``, see :mod:`gspmc.openvocab.state`)
+(``gspmc enroll``, ``checkpoint["gspmc"]["openvocab"]``, see :mod:`gspmc.inference.enrolled`)
 also scores its enrolled classes against their prototypes: then ``Recognizer.model`` is that
 ``OpenVocabNet`` and ``classes`` = the trained classes not hidden + the enrolled ones.
 """
@@ -36,6 +35,11 @@ import torch
 from torch import nn
 
 from gspmc.errors import DataError
+from gspmc.inference.enrolled import OPENVOCAB_KEY, OpenVocabState
+from gspmc.inference.heads import NO_TEXT_SPACE_HINT, OpenVocabNet, head_weights
+from gspmc.models import ModelConfig, build_model
+from gspmc.pose.layouts import Layout, get_layout
+from gspmc.pose.transforms import InputConfig
 
 CHECKPOINT_FORMAT = 1
 
@@ -44,15 +48,15 @@ CHECKPOINT_FORMAT = 1
 class Recognizer:
     """A trained model ready for inference."""
 
-    model: nn.Module  # CTRGCN in eval mode
+    model: nn.Module  # the recognition network (backbone + classifier) in eval mode
     classes: list[str]  # class names, index = logit column
-    input_cfg: Any  # gspmc.pose.transforms.InputConfig used at training time
-    layout: Any  # gspmc.pose.layouts.Layout of the model input
+    input_cfg: InputConfig  # the input pipeline used at training time
+    layout: Layout  # the model input's keypoint layout
     config: dict[str, Any]  # the resolved training config
     path: Path  # the checkpoint file
     epoch: int | None = None  # epoch the weights come from
-    net: nn.Module | None = None  # OpenVocabNet (embedding path) when the checkpoint has the GSP-MC heads
-    openvocab: Any = None  # gspmc.openvocab.state.OpenVocabState when ``net`` exists
+    net: OpenVocabNet | None = None  # the embedding path when the checkpoint has the GSP-MC heads
+    openvocab: OpenVocabState | None = None  # the open vocabulary when ``net`` exists
     trained_classes: list[str] = dataclasses.field(default_factory=list)  # the classifier's outputs
 
     @property
@@ -77,8 +81,6 @@ class Recognizer:
             DataError: the checkpoint was trained without GSP-MC (no projection head).
         """
         if self.net is None:
-            from gspmc.openvocab.model import NO_TEXT_SPACE_HINT
-
             raise DataError(self.path, "this checkpoint was trained without GSP-MC: it has no text-embedding "
                             f"space (no 'objective.global_head' weights); {NO_TEXT_SPACE_HINT}")
         t = self._batch(x)
@@ -93,11 +95,6 @@ class Recognizer:
         device = next(self.model.parameters()).device
         out = [self.model(t[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(t), batch_size)]
         return torch.cat(out).numpy() if out else np.zeros((0, len(self.classes)), np.float32)
-
-    def predict_inputs(self, x: np.ndarray | torch.Tensor, batch_size: int = 256) -> np.ndarray:
-        """Class probabilities (N, K) (softmax of :meth:`logits`)."""
-        z = torch.from_numpy(self.logits(x, batch_size))
-        return torch.softmax(z, dim=1).numpy()
 
     def to(self, device: str | torch.device) -> Recognizer:
         """Move the model (and the embedding path) to ``device`` (returns self)."""
@@ -131,22 +128,17 @@ def model_state(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 def load_recognizer(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> Recognizer:
     """Rebuild the trained model from a checkpoint (eval mode) with its classes and input config."""
-    from gspmc.models import ModelConfig, build_model
-    from gspmc.pose.layouts import get_layout
-    from gspmc.pose.transforms import InputConfig
-    from gspmc.train.config import _build
-
     path = Path(path)
     ckpt = read_checkpoint(path)
     meta = ckpt["gspmc"]
     try:
         model_cfg = ModelConfig.from_dict(meta["model"])
-        input_cfg = _build(InputConfig, meta["input"], "input")
+        input_cfg = InputConfig.from_dict(meta["input"])
         layout = get_layout(meta["layout"])
         classes = [str(c) for c in meta["classes"]]
         model = build_model(model_cfg, len(classes), layout)
         model.load_state_dict(model_state(ckpt["state_dict"]))
-    except (KeyError, RuntimeError, ValueError) as err:
+    except (KeyError, RuntimeError, TypeError, ValueError) as err:
         raise DataError(path, f"checkpoint does not match this gspmc version's model ({err})") from None
     model.eval()
     rec = Recognizer(model=model, classes=list(classes), input_cfg=input_cfg, layout=layout,
@@ -158,9 +150,6 @@ def load_recognizer(path: str | os.PathLike[str], device: str | torch.device = "
 
 def _attach_open_vocabulary(rec: Recognizer, ckpt: dict[str, Any]) -> None:
     """Give ``rec`` its embedding path and enrolled classes when the checkpoint has GSP-MC heads."""
-    from gspmc.openvocab.model import OpenVocabNet, head_weights
-    from gspmc.openvocab.state import OPENVOCAB_KEY, OpenVocabState
-
     heads = head_weights(ckpt["state_dict"])
     if heads.global_head is None:
         if ckpt["gspmc"].get(OPENVOCAB_KEY):
@@ -186,10 +175,17 @@ def _attach_open_vocabulary(rec: Recognizer, ckpt: dict[str, Any]) -> None:
     rec.openvocab = state
 
 
-def checkpoint_meta(config: dict[str, Any], classes: list[str], model_cfg: Any, epoch: int) -> dict[str, Any]:
-    """The ``checkpoint["gspmc"]`` entry (plain data only, so ``weights_only`` loading works)."""
-    from gspmc.train.config import _plain
+def _plain(obj: Any) -> Any:
+    """Tuples -> lists recursively (what ``weights_only`` loading and YAML accept)."""
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    return obj
 
+
+def checkpoint_meta(config: dict[str, Any], classes: list[str], model_cfg: ModelConfig, epoch: int) -> dict[str, Any]:
+    """The ``checkpoint["gspmc"]`` entry (plain data only, so ``weights_only`` loading works)."""
     return {
         "format": CHECKPOINT_FORMAT,
         "config": config,

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from gspmc.apps.live import SlidingWindow
 from gspmc.errors import ConfigError
-from gspmc.video.live import SlidingWindow
-from gspmc.video.predict import Predictor, check_same_classes, fuse, fusion_weights, softmax
+from gspmc.inference.predictor import Predictor, check_same_classes
+from gspmc.inference.scores import fuse, fusion_weights, softmax
 
 
 @dataclass
@@ -30,8 +31,9 @@ def test_softmax_hand_computed_and_stable() -> None:
 
 
 def test_fuse_is_weighted_average_of_probabilities() -> None:
-    a = np.array([[0.5, 0.5, 0.0]])
-    b = np.array([[0.0, 0.25, 0.75]])
+    with np.errstate(divide="ignore"):
+        a = np.log(np.array([[0.5, 0.5, 0.0]]))  # logits whose softmax is (0.5, 0.5, 0)
+    b = np.log(np.array([[0.0 + 1e-300, 0.25, 0.75]]))
     fused = fuse([a, b], np.array([3.0, 1.0]))
     # (3 * a + 1 * b) / 4
     np.testing.assert_allclose(fused, [[0.375, 0.4375, 0.1875]])
@@ -40,7 +42,7 @@ def test_fuse_is_weighted_average_of_probabilities() -> None:
 
 def test_fusion_weights_validation() -> None:
     np.testing.assert_array_equal(fusion_weights(None, 3), [1, 1, 1])
-    with pytest.raises(ConfigError, match="2 values for 3"):
+    with pytest.raises(ConfigError, match="2 fusion weights for 3"):
         fusion_weights([1, 2], 3)
     with pytest.raises(ConfigError, match=">= 0"):
         fusion_weights([1, -1], 2)
@@ -60,7 +62,7 @@ def test_mismatched_class_lists_are_a_clear_error() -> None:
 
 
 def test_predictor_fuses_and_ranks(monkeypatch: pytest.MonkeyPatch) -> None:
-    import gspmc.video.predict as predict
+    import gspmc.inference.predictor as predict
 
     monkeypatch.setattr(predict, "model_input", lambda coords, mask, src, cfg, score, source: np.zeros((3, 4, 5), np.float32))
     classes = ["a", "b", "c"]

@@ -1,8 +1,8 @@
-"""Fixtures for the video tests: small checkpoints in the training checkpoint format.
+"""Fixtures for the apps and inference tests: small checkpoints in the training checkpoint format.
 
 The checkpoints are written exactly as the training module writes them (``torch.save`` of
 ``{"state_dict": {"model.<name>": tensor}, "gspmc": checkpoint_meta(...)}``, see
-gspmc.train.checkpoint), with a small seeded, untrained CTR-GCN: these tests check the plumbing
+gspmc.inference.checkpoint), with a small seeded, untrained CTR-GCN: these tests check the plumbing
 (layouts, input config, classes, export parity), not accuracy. The trained end-to-end run with
 ``make demo`` is documented in docs/video.md.
 """
@@ -23,15 +23,15 @@ def make_checkpoint(path: Path, classes: list[str], seed: int = 0, stream: str =
     """Write a seeded, untrained small CTR-GCN as a gspmc training checkpoint at ``path``."""
     import torch
 
+    from gspmc.inference.checkpoint import checkpoint_meta
     from gspmc.models import build_model, get_profile
     from gspmc.pose.layouts import get_layout
     from gspmc.pose.transforms import InputConfig
-    from gspmc.train.checkpoint import checkpoint_meta
     from gspmc.train.config import Config, ModelSection, config_to_dict
 
     overrides = {"channels": TINY_CHANNELS, "strides": TINY_STRIDES}
     cfg = Config(
-        name="video-test",
+        name="apps-test",
         input=InputConfig(layout=layout, window=window, stream=stream, normalize="shoulders"),
         model=ModelSection(profile="cpu-small", overrides=overrides),
     )

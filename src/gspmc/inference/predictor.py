@@ -1,4 +1,4 @@
-"""``gspmc predict``: a video or keypoint file -> the top-k glosses with probabilities.
+"""One clip -> fused class probabilities: the Predictor that ``predict``, ``live``, ``transcribe`` and the studio share.
 
 Pipeline for one input:
 
@@ -20,8 +20,8 @@ Pipeline for one input:
    weighted average of the per-model softmax probabilities, so ``p`` is itself a distribution
    (weights default to 1 each). All models must have the same class list, in the same order.
 
-A model is a :class:`Scorer`: a trained checkpoint (:func:`gspmc.train.checkpoint.load_recognizer`),
-an exported ONNX file (:class:`gspmc.video.export.OnnxRecognizer`) or an exported TorchScript file.
+A model is a :class:`gspmc.inference.runners.Scorer`: a trained checkpoint, an exported ONNX file or
+an exported TorchScript file (:func:`gspmc.inference.runners.load_scorer`).
 """
 
 from __future__ import annotations
@@ -29,26 +29,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
-from gspmc.errors import ConfigError, DataError, GspmcError
-from gspmc.video.extract import VIDEO_EXTENSIONS
-from gspmc.video.holistic import LAYOUT, HolisticClip
+from gspmc.errors import ConfigError, DataError
+from gspmc.inference.runners import Scorer, load_scorer
+from gspmc.inference.scores import fuse, fusion_weights, rank
+from gspmc.pose.transforms import make_input
+from gspmc.video.holistic import LAYOUT, VIDEO_EXTENSIONS, HolisticClip, HolisticRunner, extract_video
+from gspmc.video.posefile import read_clip
 
 POSE_EXTENSIONS = (".pose", ".npz")
 UNITS = ("normalized", "pixels")
-
-
-class Scorer(Protocol):
-    """What prediction needs from a model: its classes, its input config, its logits."""
-
-    classes: list[str]
-    input_cfg: Any  # gspmc.pose.transforms.InputConfig
-
-    def logits(self, x: np.ndarray) -> np.ndarray:  # (N, 3, T, V) -> (N, K)
-        ...
 
 
 @dataclass(frozen=True)
@@ -69,35 +62,6 @@ class Prediction:
 
 
 # --- models -------------------------------------------------------------------------------------
-def load_scorer(path: str | Path) -> Scorer:
-    """Load a model by file type: ``.onnx`` (exported), ``.pt``/``.ts`` TorchScript (exported) or a
-    training checkpoint (``.ckpt`` or anything else torch can load)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(path, "model file not found")
-    suffix = path.suffix.lower()
-    if suffix == ".onnx":
-        from gspmc.video.export import OnnxRecognizer
-
-        return OnnxRecognizer(path)
-    if suffix in (".pt", ".ts", ".torchscript"):
-        import zipfile
-
-        from gspmc.video.export import TORCHSCRIPT_EXTRA, TorchScriptRecognizer
-
-        # a .pt may also be a plain torch.save checkpoint: TorchScript archives hold our extra file
-        try:
-            with zipfile.ZipFile(path) as zf:
-                scripted = any(n.endswith(f"extra/{TORCHSCRIPT_EXTRA}") for n in zf.namelist())
-        except zipfile.BadZipFile:
-            scripted = False
-        if scripted:
-            return TorchScriptRecognizer(path)
-    from gspmc.train.checkpoint import load_recognizer
-
-    return load_recognizer(path)
-
-
 def check_same_classes(scorers: Sequence[Scorer], names: Sequence[str]) -> list[str]:
     """The shared class list of several models; a clear error when they differ."""
     first = list(scorers[0].classes)
@@ -112,32 +76,6 @@ def check_same_classes(scorers: Sequence[Scorer], names: Sequence[str]) -> list[
                 detail = f"{len(first)} vs {len(other)} classes; only in first: {only_a}, only in this one: {only_b}"
             raise ConfigError(f"cannot fuse {name} with {names[0]}: class lists differ ({detail})")
     return first
-
-
-def fusion_weights(weights: Sequence[float] | None, count: int) -> np.ndarray:
-    """Validated fusion weights (default: 1 each)."""
-    if weights is None or len(weights) == 0:
-        return np.ones(count, np.float64)
-    if len(weights) != count:
-        raise ConfigError(f"--weights has {len(weights)} values for {count} checkpoints")
-    w = np.asarray(weights, np.float64)
-    if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
-        raise ConfigError(f"--weights must be finite, >= 0 and not all 0, got {list(weights)}")
-    return w
-
-
-def softmax(z: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of logits (N, K), numerically stable."""
-    z = np.asarray(z, np.float64)
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def fuse(probs: Sequence[np.ndarray], weights: np.ndarray) -> np.ndarray:
-    """Weighted average of per-model probabilities: ``sum_m w_m p_m / sum_m w_m`` (N, K)."""
-    stacked = np.stack([np.asarray(p, np.float64) for p in probs])  # (M, N, K)
-    return np.tensordot(weights / weights.sum(), stacked, axes=1)  # (N, K)
 
 
 # --- inputs -------------------------------------------------------------------------------------
@@ -179,12 +117,8 @@ def load_keypoints(path: str | Path, runner: Any | None = None) -> HolisticClip:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in POSE_EXTENSIONS:
-        from gspmc.video.posefile import read_clip
-
         return read_clip(path)
     if suffix in VIDEO_EXTENSIONS:
-        from gspmc.video.holistic import HolisticRunner, extract_video
-
         if runner is None:
             with HolisticRunner() as own:
                 return extract_video(path, own)
@@ -194,10 +128,8 @@ def load_keypoints(path: str | Path, runner: Any | None = None) -> HolisticClip:
 
 def model_input(coords: np.ndarray, mask: np.ndarray, src_layout: str, input_cfg: Any,
                 score: np.ndarray | None = None, source: str | None = None) -> np.ndarray:
-    """One clip -> model input (3, T, V) float32 via gspmc.pose (layout conversion by joint name;
+    """One clip -> model input (C, T, V) float32 via gspmc.pose (layout conversion by joint name;
     test-time path: uniform temporal sampling, no augmentation)."""
-    from gspmc.pose.transforms import make_input
-
     return make_input(coords, mask, src_layout, input_cfg, None, None, score=score, source=source)
 
 
@@ -226,16 +158,15 @@ class Predictor:
         """Fused class probabilities (K,) for one clip (coords (T, V, D), mask (T, V), score (T, V))."""
         per_model = []
         for scorer in self.scorers:
-            x = model_input(coords, mask, src_layout, scorer.input_cfg, score, source)[None]  # (1, 3, T, V)
-            per_model.append(softmax(scorer.logits(x)))  # (1, K)
-        return fuse(per_model, self.weights)[0]
+            x = model_input(coords, mask, src_layout, scorer.input_cfg, score, source)[None]  # (1, C, T, V)
+            per_model.append(scorer.logits(x))  # (1, K)
+        return fuse(per_model, self.weights)[0]  # (K,)
 
     def top_k(self, probs: np.ndarray, k: int) -> tuple[list[str], list[float]]:
         """The k most probable glosses and their probabilities. Probabilities equal up to rounding
         (1e-9) are ties, broken by class order, so the ranking does not depend on the last bits of
         the softmax / fusion arithmetic."""
-        k = max(1, min(int(k), len(self.classes)))
-        order = np.lexsort((np.arange(len(probs)), -np.round(np.asarray(probs, np.float64), 9)))[:k]
+        order = rank(probs, k)
         return [self.classes[i] for i in order], [float(probs[i]) for i in order]
 
     def predict_clip(self, clip: HolisticClip, name: str, k: int = 5) -> Prediction:
@@ -245,39 +176,3 @@ class Predictor:
         probs = self.probabilities(coords, mask, LAYOUT, score=clip.confidence, source=name)
         glosses, probs = self.top_k(probs, k)
         return Prediction(name, glosses, probs, clip.num_frames)
-
-
-def predict_files(predictor: Predictor, paths: Sequence[Path], k: int = 5,
-                  progress: bool = False) -> tuple[list[Prediction], list[dict]]:
-    """Predict every file; a bad file is reported in the error list and skipped."""
-    from tqdm import tqdm
-
-    results: list[Prediction] = []
-    errors: list[dict] = []
-    runner = None
-    try:
-        for path in tqdm(paths, disable=not progress or len(paths) < 2, desc="predict", unit="file"):
-            try:
-                if path.suffix.lower() in VIDEO_EXTENSIONS and runner is None:
-                    from gspmc.video.holistic import HolisticRunner
-
-                    runner = HolisticRunner()
-                clip = load_keypoints(path, runner)
-                results.append(predictor.predict_clip(clip, str(path), k))
-            except GspmcError as err:
-                errors.append({"input": str(path), "error": str(err)})
-    finally:
-        if runner is not None:
-            runner.close()
-    return results, errors
-
-
-def format_table(predictions: Sequence[Prediction]) -> str:
-    """Human-readable top-k table, one block per input."""
-    lines: list[str] = []
-    for pred in predictions:
-        lines.append(f"{pred.input}  ({pred.frames} frames)")
-        width = max(len(g) for g in pred.glosses)
-        for rank, (gloss, prob) in enumerate(zip(pred.glosses, pred.probs, strict=True), start=1):
-            lines.append(f"  {rank:>2}. {gloss:<{width}}  {prob:7.2%}")
-    return "\n".join(lines)

@@ -110,7 +110,7 @@ class OpenVocabNet(nn.Module):
         return int(self.keep.numel() + self.prototypes.shape[0])
 
     def features(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """(N, 3, T, V) -> (classifier logits (N, K), embedding (N, d) with unit rows)."""
+        """(N, C, T, V) -> (classifier logits (N, K), embedding (N, d) with unit rows)."""
         g = self.model.backbone(x).mean((2, 3))  # (N, D) = S_g
         logits = self.model.classify(g)  # (N, K)
         z = F.normalize(self.head(g), dim=1)  # (N, d)
@@ -125,17 +125,17 @@ class OpenVocabNet(nn.Module):
         return torch.cat([trained, enrolled], dim=1)
 
     def forward(self, x: Tensor) -> Tensor:
-        """(N, 3, T, V) -> logits (N, K' + J)."""
+        """(N, C, T, V) -> logits (N, K' + J)."""
         logits, z = self.features(x)
         return self.scores(logits, z)
 
     def forward_with_embedding(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """(N, 3, T, V) -> (logits (N, K' + J), embedding (N, d))."""
+        """(N, C, T, V) -> (logits (N, K' + J), embedding (N, d))."""
         logits, z = self.features(x)
         return self.scores(logits, z), z
 
     def embed(self, x: Tensor) -> Tensor:
-        """(N, 3, T, V) -> embedding (N, d), unit rows."""
+        """(N, C, T, V) -> embedding (N, d), unit rows."""
         return self.features(x)[1]
 
 

@@ -1,7 +1,7 @@
 """``gspmc live``: recognise signs from a webcam or a video file played as a stream.
 
 Each frame goes through MediaPipe Holistic; its keypoints (normalised image units, as in
-:mod:`gspmc.video.predict`) enter a sliding window of the last ``window`` frames. Every ``stride``
+:mod:`gspmc.inference.predictor`) enter a sliding window of the last ``window`` frames. Every ``stride``
 frames the window is classified by the fused models and the top prediction is drawn on the frame
 (OpenCV window; ``q`` or Esc quits) or, with ``headless``, printed as one line per prediction.
 
@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from gspmc.errors import DataError, GspmcError
+from gspmc.inference.predictor import Predictor
 from gspmc.video.holistic import LAYOUT, HolisticRunner, iter_frames
-from gspmc.video.predict import Predictor
 
 
 @dataclass

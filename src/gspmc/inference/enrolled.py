@@ -1,7 +1,7 @@
 """What an enrolled checkpoint stores about its open vocabulary, and how it is read back.
 
 An enrolled checkpoint is a gspmc checkpoint (format 1, loaded by
-:func:`gspmc.train.checkpoint.load_recognizer`) whose ``checkpoint["gspmc"]["openvocab"]`` is::
+:func:`gspmc.inference.checkpoint.load_recognizer`) whose ``checkpoint["gspmc"]["openvocab"]`` is::
 
     {"version": 1,
      "tau": 0.1,                 # temperature of the enrolled scores (the training temperature)
@@ -11,8 +11,8 @@ An enrolled checkpoint is a gspmc checkpoint (format 1, loaded by
 
 and whose ``state_dict`` holds, besides ``model.*`` and the projection heads,
 ``openvocab.text`` and ``openvocab.clip`` (J, d): each enrolled class's text and clip prototypes
-(zero rows where the class has none; see :mod:`gspmc.openvocab.prototypes`). ``bias`` is the
-class's seen-class calibration, added to its score (:mod:`gspmc.openvocab.model`).
+(zero rows where the class has none; see :mod:`gspmc.inference.prototypes`). ``bias`` is the
+class's seen-class calibration, added to its score (:mod:`gspmc.inference.heads`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from gspmc.errors import DataError
-from gspmc.openvocab.prototypes import combine
+from gspmc.inference.prototypes import combine
 
 OPENVOCAB_KEY = "openvocab"
 STATE_VERSION = 1
@@ -61,7 +61,7 @@ class EnrolledClass:
     created: str = ""
 
     def prototype(self) -> np.ndarray:
-        """(d,) the combined prototype (:func:`gspmc.openvocab.prototypes.combine`)."""
+        """(d,) the combined prototype (:func:`gspmc.inference.prototypes.combine`)."""
         return combine(self.text, self.clips, self.text_weight)
 
     def to_meta(self) -> dict[str, Any]:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from gspmc.apps.live import run_live
 from gspmc.errors import DataError
-from gspmc.video.live import run_live
-from gspmc.video.predict import Predictor
+from gspmc.inference.predictor import Predictor
 
 
 @pytest.fixture(autouse=True)

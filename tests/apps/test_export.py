@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import torch
 
+from gspmc.apps.export import export_checkpoint
 from gspmc.errors import DataError
-from gspmc.video.export import OnnxRecognizer, TorchScriptRecognizer, export_checkpoint
+from gspmc.inference.predictor import model_input, normalized_coords
+from gspmc.inference.runners import OnnxRecognizer, TorchScriptRecognizer
 from gspmc.video.posefile import read_pose
-from gspmc.video.predict import model_input, normalized_coords
 
 CLASSES = ["coffee", "tea", "muffin", "please", "thank-you", "-"]  # as in conftest.CLASSES
 
@@ -30,7 +31,7 @@ def _real_batch(shared_data: Path, input_cfg: object) -> np.ndarray:
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
 def test_export_agrees_with_torch_on_real_inputs(shared_data: Path, tiny_checkpoint: Path, tmp_path: Path,
                                                  fmt: str) -> None:
-    from gspmc.train.checkpoint import load_recognizer
+    from gspmc.inference.checkpoint import load_recognizer
 
     rec = load_recognizer(tiny_checkpoint)
     out = export_checkpoint(tiny_checkpoint, fmt, tmp_path / f"model.{fmt}")
@@ -91,8 +92,8 @@ def test_bad_files_are_clear_errors(tmp_path: Path) -> None:
 
 
 def test_load_scorer_tells_torchscript_from_a_checkpoint_named_pt(tmp_path: Path, make_ckpt) -> None:
-    from gspmc.train.checkpoint import Recognizer
-    from gspmc.video.predict import load_scorer
+    from gspmc.inference.checkpoint import Recognizer
+    from gspmc.inference.runners import load_scorer
 
     ckpt = make_ckpt(tmp_path / "weights.pt", CLASSES)  # a training checkpoint with a .pt name
     assert isinstance(load_scorer(ckpt), Recognizer)

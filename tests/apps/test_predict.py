@@ -98,7 +98,7 @@ def test_bad_inputs_are_reported(extracted: Path, tiny_checkpoint: Path, tmp_pat
     err = capsys.readouterr().err
     assert "other.ckpt" in err and "class lists differ" in err and "traceback" not in err.lower()
     assert main(["predict", pose, "-c", str(tiny_checkpoint), "--weights", "1", "2"]) == 2
-    assert "2 values for 1" in capsys.readouterr().err
+    assert "2 fusion weights for 1" in capsys.readouterr().err
     # a broken file among good ones: reported, the others still predicted, exit code 1
     bad = tmp_path / "in"
     bad.mkdir()
@@ -114,9 +114,9 @@ def test_bad_inputs_are_reported(extracted: Path, tiny_checkpoint: Path, tmp_pat
 def test_units_matter_only_through_the_aspect_ratio(size: tuple[int, int], same: bool) -> None:
     """With the "shoulders" normalisation, normalised and pixel units give the same model input
     on a square frame (a uniform scale cancels) and different inputs on a 16:9 frame."""
+    from gspmc.inference.predictor import model_input, normalized_coords
     from gspmc.pose.transforms import InputConfig
     from gspmc.video.holistic import HolisticClip
-    from gspmc.video.predict import model_input, normalized_coords
 
     rng = np.random.default_rng(3)
     w, h = size
@@ -127,5 +127,5 @@ def test_units_matter_only_through_the_aspect_ratio(size: tuple[int, int], same:
     cfg = InputConfig(layout="gspmc-55", window=12, stream="joint", normalize="shoulders")
     x_norm = model_input(*normalized_coords(clip, "normalized"), "mediapipe-holistic-543", cfg)
     x_pix = model_input(*normalized_coords(clip, "pixels"), "mediapipe-holistic-543", cfg)
-    diff = float(np.abs(x_norm - x_pix).max())  # (3, T, V) inputs, shoulder-width units
+    diff = float(np.abs(x_norm - x_pix).max())  # (C, T, V) inputs, shoulder-width units
     assert (diff < 1e-4) if same else (diff > 0.05), diff

@@ -66,14 +66,7 @@ def open_set_scores(log_probs: np.ndarray, cos_new: np.ndarray, tau: float, bias
     The trained classifier's log-probabilities keep their order among the trained classes; an
     enrolled class j beats the classifier's top class c when ``cos_j > 1 + tau (log p_c - bias)``.
     ``bias`` (the seen-class calibration) is chosen on validation classes. The numpy twin of
-    :meth:`gspmc.openvocab.model.OpenVocabNet.forward`.
+    :meth:`gspmc.inference.heads.OpenVocabNet.forward`.
     """
     new = (np.asarray(cos_new, np.float64) - 1.0) / tau + bias  # (N, J)
     return np.concatenate([np.asarray(log_probs, np.float64), new], axis=1)
-
-
-def log_softmax(z: np.ndarray) -> np.ndarray:
-    """Row-wise log-softmax (N, K), numerically stable."""
-    z = np.asarray(z, np.float64)
-    z = z - z.max(axis=1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))

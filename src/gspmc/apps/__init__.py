@@ -1,0 +1,1 @@
+"""gspmc.apps: what a user runs on a trained model: predict, export, live (see docs/architecture.md)."""

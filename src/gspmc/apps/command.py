@@ -1,0 +1,95 @@
+"""CLI commands of the apps: ``predict``, ``export``, ``live`` (see docs/video.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``predict``, ``export`` and ``live`` to the ``gspmc`` parser."""
+    p = subparsers.add_parser("predict", help="top-k glosses for a video, a keypoint file or a folder of them",
+                              description="Several --checkpoint are fused by the weighted average of their "
+                              "softmax probabilities. A checkpoint may be a training .ckpt, an exported .onnx or "
+                              "an exported TorchScript .pt.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="video, .pose / .npz keypoint file, or a folder")
+    p.add_argument("--checkpoint", "-c", action="append", required=True, type=Path, dest="checkpoints",
+                   help="model file (repeat to fuse several, e.g. the four streams)")
+    p.add_argument("--weights", type=float, nargs="+", help="fusion weight per --checkpoint (default 1 each)")
+    p.add_argument("--top-k", "-k", type=int, default=5, help="how many glosses to show (default 5)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--units", choices=("normalized", "pixels"), default="normalized",
+                   help="keypoint units fed to the model: MediaPipe's normalised image coordinates (default; "
+                   "MP_Data / traduttore training data) or pixels (models trained on .pose files)")
+    p.set_defaults(func=run_predict)
+
+    p = subparsers.add_parser("export", help="export a checkpoint's recognition path to ONNX or TorchScript")
+    p.add_argument("checkpoint", type=Path, help="training checkpoint (.ckpt)")
+    p.add_argument("--format", choices=("onnx", "torchscript"), default="onnx")
+    p.add_argument("--out", type=Path, help="output file (default: the checkpoint path with .onnx / .pt)")
+    p.add_argument("--embedding", action="store_true",
+                   help="also output the clip's text-space embedding (GSP-MC checkpoints; docs/open-vocabulary.md)")
+    p.set_defaults(func=run_export)
+
+    p = subparsers.add_parser("live", help="live recognition from a webcam or a video file (sliding window)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--video", type=Path, help="video file played as a stream")
+    src.add_argument("--camera", type=int, default=None, help="camera index (default 0 when no --video)")
+    p.add_argument("--checkpoint", "-c", action="append", required=True, type=Path, dest="checkpoints")
+    p.add_argument("--weights", type=float, nargs="+")
+    p.add_argument("--window", type=int, help="frames in the sliding window (default: the model's input window)")
+    p.add_argument("--stride", type=int, default=5, help="classify every N frames (default 5)")
+    p.add_argument("--min-prob", type=float, default=0.0, help="report predictions at or above this probability")
+    p.add_argument("--max-frames", type=int, help="stop after N frames")
+    p.add_argument("--headless", action="store_true", help="print predictions instead of opening a window")
+    p.add_argument("--units", choices=("normalized", "pixels"), default="normalized", help="as for predict")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads for the model (default 1: MediaPipe needs the other cores; "
+                   "more threads contend with it and were 10x slower on 2 busy cores)")
+    p.set_defaults(func=run_live)
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from gspmc.apps.predict import format_table, predict_files
+    from gspmc.inference.predictor import Predictor, find_inputs
+
+    predictor = Predictor.from_files(args.checkpoints, args.weights, args.units)
+    paths = find_inputs(args.inputs)
+    results, errors = predict_files(predictor, paths, k=args.top_k, progress=not args.json)
+    if args.json:
+        out = {"checkpoints": [str(c) for c in args.checkpoints],
+               "weights": [float(w) for w in predictor.weights],
+               "predictions": [r.to_json() for r in results], "errors": errors}
+        print(json.dumps(out, indent=2))
+    else:
+        if results:
+            print(format_table(results))
+        for e in errors:
+            print(f"failed: {e['error']}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from gspmc.apps.export import export_checkpoint
+
+    path = export_checkpoint(args.checkpoint, args.format, args.out, embedding=args.embedding)
+    print(f"export: wrote {path}")
+    return 0
+
+
+def run_live(args: argparse.Namespace) -> int:
+    from gspmc.apps.live import run_live as loop
+    from gspmc.inference.predictor import Predictor
+
+    if args.threads is not None and args.threads > 0:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    predictor = Predictor.from_files(args.checkpoints, args.weights, args.units)
+    stats = loop(predictor, video=args.video, camera=args.camera, window=args.window, stride=args.stride,
+                 headless=args.headless, max_frames=args.max_frames, min_prob=args.min_prob)
+    print(f"live: {stats.frames} frames, {stats.predictions} predictions, {stats.seconds:.1f} s, "
+          f"{stats.fps:.1f} frames/s end to end", file=sys.stderr)
+    return 0
