@@ -22,7 +22,7 @@ from gspmc.errors import ConfigError
 from .config import ModelConfig
 from .ctrgc import CTRGC
 
-if TYPE_CHECKING:  # pragma: no cover - typing only; gspmc.pose is imported lazily in build_model
+if TYPE_CHECKING:  # pragma: no cover - typing only; gspmc.pose is imported lazily in build_ctrgcn
     from gspmc.pose.layouts import Layout
 
 
@@ -210,14 +210,14 @@ class CTRGCN(nn.Module):
         self.blocks = nn.Sequential(*blocks)
         self.register_buffer("part_pool", part_pooling_matrix(parts, self.num_joints))  # (V, P)
         self.dropout = nn.Dropout(cfg.dropout) if cfg.dropout > 0 else nn.Identity()
-        self.fc = nn.Linear(cfg.feature_dim, num_classes)
+        self.fc = nn.Linear(cfg.channels[-1], num_classes)
         nn.init.normal_(self.fc.weight, 0.0, (2.0 / num_classes) ** 0.5)
         nn.init.zeros_(self.fc.bias)
 
     @property
     def feature_dim(self) -> int:
-        """D, the width of S_g and of each part feature."""
-        return self.cfg.feature_dim
+        """D, the width of S_g and of each part feature (the last block's channels)."""
+        return self.cfg.channels[-1]
 
     def _check_input(self, x: Tensor) -> None:
         if torch.jit.is_tracing():  # shapes are fixed by the example input when tracing/exporting
@@ -238,6 +238,13 @@ class CTRGCN(nn.Module):
             x = x.reshape(n, v, c, t).permute(0, 2, 3, 1)  # (N, C, T, V)
         return self.blocks(x.contiguous())
 
+    def global_features(self, x: Tensor) -> Tensor:
+        """S_g (N, D): the last block's features averaged over time and joints (the classifier's input)."""
+        return self.backbone(x).mean((2, 3))  # (N, D)
+
+    def set_epoch(self, epoch: int) -> None:
+        """No per-epoch state in CTR-GCN (the landmark family's late dropout has one); for a uniform loop."""
+
     def encode(self, x: Tensor) -> Features:
         """S_g (N, D): mean over time and joints; S_p (N, P, D): mean over time and each part's joints."""
         h = self.backbone(x).mean(2)  # (N, D, V)
@@ -251,15 +258,23 @@ class CTRGCN(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """(N, C_in, T, V) -> logits (N, num_classes); the recognition path (no part pooling)."""
-        h = self.backbone(x)  # (N, D, T', V)
-        return self.classify(h.mean((2, 3)))
+        return self.classify(self.global_features(x))
 
 
-def build_model(cfg: ModelConfig, num_classes: int, layout: Layout | str) -> CTRGCN:
+def layout_parts(layout: Layout | str) -> tuple[list[np.ndarray], list[str], int]:
+    """A layout's part joint indices (in ``layout.parts`` order), part names and V."""
+    from gspmc.pose.layouts import get_layout  # lazy: models work without pose for tests
+
+    lay = get_layout(layout) if isinstance(layout, str) else layout
+    parts = [np.array([lay.index(j) for j in joints], dtype=np.int64) for joints in lay.parts.values()]
+    return parts, list(lay.parts), lay.num_joints
+
+
+def build_ctrgcn(cfg: ModelConfig, num_classes: int, layout: Layout | str) -> CTRGCN:
     """A CTR-GCN for a keypoint layout: adjacency from ``gspmc.pose.graph``, parts in ``layout.parts`` order."""
     from gspmc.pose.graph import adjacency  # lazy: models work without pose for tests
     from gspmc.pose.layouts import get_layout
 
     lay = get_layout(layout) if isinstance(layout, str) else layout
-    parts = [np.array([lay.index(j) for j in joints], dtype=np.int64) for joints in lay.parts.values()]
-    return CTRGCN(cfg, num_classes, adjacency(lay), parts, part_names=list(lay.parts))
+    parts, names, _ = layout_parts(lay)
+    return CTRGCN(cfg, num_classes, adjacency(lay), parts, part_names=names)
