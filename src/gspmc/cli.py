@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "predict": "gspmc.apps.command",
     "export": "gspmc.apps.command",
     "live": "gspmc.apps.command",
+    "transcribe": "gspmc.apps.command",
     "enroll": "gspmc.openvocab.command",
 }
 

@@ -1,4 +1,4 @@
-"""CLI commands of the apps: ``predict``, ``export``, ``live`` (see docs/video.md)."""
+"""CLI commands of the apps: ``predict``, ``export``, ``live`` (docs/video.md), ``transcribe`` (docs/transcribe.md)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``predict``, ``export`` and ``live`` to the ``gspmc`` parser."""
+    """Add ``predict``, ``export``, ``live`` and ``transcribe`` to the ``gspmc`` parser."""
     p = subparsers.add_parser("predict", help="top-k glosses for a video, a keypoint file or a folder of them",
                               description="Several --checkpoint are fused by the weighted average of their "
                               "softmax probabilities. A checkpoint may be a training .ckpt, an exported .onnx or "
@@ -48,7 +48,53 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads for the model (default 1: MediaPipe needs the other cores; "
                    "more threads contend with it and were 10x slower on 2 busy cores)")
+    p.add_argument("--transcribe", action="store_true",
+                   help="spot signs: draw the running transcript, emit each sign once when it is over "
+                   "(docs/transcribe.md); the spotter scores a window every --spot-stride frames")
+    _spot_args(p)
     p.set_defaults(func=run_live)
+
+    p = subparsers.add_parser("transcribe", help="signs with start/end times in a continuous video or keypoint file",
+                              description="Spot signs in continuous input (docs/transcribe.md): a table on stdout, "
+                              "and per input <stem>.json, <stem>.srt and <stem>.eaf (ELAN) under --out.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="video, .pose / .npz keypoint file, or a folder")
+    p.add_argument("--checkpoint", "-c", action="append", required=True, type=Path, dest="checkpoints",
+                   help="model file (repeat to fuse several)")
+    p.add_argument("--weights", type=float, nargs="+", help="fusion weight per --checkpoint (default 1 each)")
+    p.add_argument("--out", type=Path, default=Path("transcripts"), help="output folder (default transcripts/)")
+    p.add_argument("--units", choices=("normalized", "pixels"), default="normalized", help="as for predict")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1; MediaPipe needs the others)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _spot_args(p)
+    p.set_defaults(func=run_transcribe)
+
+
+def _spot_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--spot-config", type=Path,
+                   help="JSON of spotting thresholds (SpotConfig fields; e.g. the 'chosen' block that "
+                   "bench/transcribe_eval.py writes); default: the shipped thresholds")
+    p.add_argument("--spot-stride", type=int, help="score a window every N frames (default 1)")
+
+
+def spot_config(args: argparse.Namespace):  # -> SpotConfig
+    from gspmc.apps.spotting import SpotConfig
+    from gspmc.errors import ConfigError
+
+    fields = {}
+    if getattr(args, "spot_config", None) is not None:
+        try:
+            data = json.loads(Path(args.spot_config).read_text())
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"--spot-config {args.spot_config}: {e}") from None
+        data = data.get("chosen", data)
+        known = set(SpotConfig.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"--spot-config: unknown field(s) {unknown}; known: {sorted(known)}")
+        fields.update(data)
+    if getattr(args, "spot_stride", None):
+        fields["stride"] = args.spot_stride
+    return SpotConfig(**fields)
 
 
 def run_predict(args: argparse.Namespace) -> int:
@@ -89,7 +135,45 @@ def run_live(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     predictor = Predictor.from_files(args.checkpoints, args.weights, args.units)
     stats = loop(predictor, video=args.video, camera=args.camera, window=args.window, stride=args.stride,
-                 headless=args.headless, max_frames=args.max_frames, min_prob=args.min_prob)
-    print(f"live: {stats.frames} frames, {stats.predictions} predictions, {stats.seconds:.1f} s, "
+                 headless=args.headless, max_frames=args.max_frames, min_prob=args.min_prob,
+                 transcribe=args.transcribe, spot=spot_config(args) if args.transcribe else None)
+    signs = f", {len(stats.signs)} signs" if args.transcribe else ""
+    print(f"live: {stats.frames} frames, {stats.predictions} predictions{signs}, {stats.seconds:.1f} s, "
           f"{stats.fps:.1f} frames/s end to end", file=sys.stderr)
     return 0
+
+
+def run_transcribe(args: argparse.Namespace) -> int:
+    from gspmc.apps.transcribe import VIDEO_EXTENSIONS, format_table, transcribe_file, write_outputs
+    from gspmc.errors import GspmcError
+    from gspmc.inference.predictor import Predictor, find_inputs
+
+    if args.threads is not None and args.threads > 0:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    cfg = spot_config(args)
+    predictor = Predictor.from_files(args.checkpoints, args.weights, args.units)
+    paths = find_inputs(args.inputs)
+    runner = None
+    failed = 0
+    try:
+        for path in paths:
+            is_video = path.suffix.lower() in VIDEO_EXTENSIONS
+            if is_video and runner is None:
+                from gspmc.video.holistic import HolisticRunner
+
+                runner = HolisticRunner()
+            try:
+                tr = transcribe_file(predictor, path, cfg, runner, args.units, progress=not args.no_progress)
+            except GspmcError as e:
+                failed += 1
+                print(f"failed: {e}", file=sys.stderr)
+                continue
+            print(format_table(tr))
+            written = write_outputs(tr, args.out, path.stem, media=path if is_video else None)
+            print(f"  wrote {', '.join(str(p) for p in written)}")
+    finally:
+        if runner is not None:
+            runner.close()
+    return 1 if failed else 0

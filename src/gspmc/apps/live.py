@@ -5,6 +5,10 @@ Each frame goes through MediaPipe Holistic; its keypoints (normalised image unit
 frames the window is classified by the fused models and the top prediction is drawn on the frame
 (OpenCV window; ``q`` or Esc quits) or, with ``headless``, printed as one line per prediction.
 
+With ``transcribe`` (``gspmc live --transcribe``) the frames also feed a
+:class:`gspmc.apps.spotting.Transcriber`: each sign is emitted once, when it is over (a headless line
+``sign <start>-<end> <gloss> <score>``), and the running transcript (the last signs) is drawn on the frame.
+
 Frames are processed as fast as they arrive (a file is not paced to its frame rate), so the
 frames-per-second figure measures the whole chain: decoding, MediaPipe, windowing, the model.
 """
@@ -20,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from gspmc.apps.segments import Segment
+from gspmc.apps.spotting import SpotConfig, Transcriber
 from gspmc.errors import DataError, GspmcError
 from gspmc.inference.predictor import Predictor
 from gspmc.video.holistic import LAYOUT, HolisticRunner, iter_frames
@@ -40,6 +46,7 @@ class LiveStats:
     predictions: int = 0
     seconds: float = 0.0
     events: list[LiveEvent] = field(default_factory=list)
+    signs: list[Segment] = field(default_factory=list)  # with transcribe: every sign emitted
 
     @property
     def fps(self) -> float:
@@ -89,14 +96,20 @@ def open_source(video: str | Path | None, camera: int | None) -> Any:
     return cap
 
 
-def draw_label(frame: np.ndarray, text: str) -> None:
-    """Draw ``text`` in a filled box at the top-left of ``frame`` (in place)."""
+def draw_label(frame: np.ndarray, text: str, bottom: bool = False) -> None:
+    """Draw ``text`` in a filled box at the top-left (or bottom-left) of ``frame`` (in place)."""
     import cv2
 
     font, scale, thick = cv2.FONT_HERSHEY_SIMPLEX, 0.7, 2
     (w, h), base = cv2.getTextSize(text, font, scale, thick)
-    cv2.rectangle(frame, (0, 0), (w + 12, h + base + 12), (0, 0, 0), -1)
-    cv2.putText(frame, text, (6, h + 6), font, scale, (255, 255, 255), thick, cv2.LINE_AA)
+    y0 = frame.shape[0] - (h + base + 12) if bottom else 0
+    cv2.rectangle(frame, (0, y0), (w + 12, y0 + h + base + 12), (0, 0, 0), -1)
+    cv2.putText(frame, text, (6, y0 + h + 6), font, scale, (255, 255, 255), thick, cv2.LINE_AA)
+
+
+def transcript_line(signs: list[Segment], keep: int = 8) -> str:
+    """The running transcript drawn on the frame: the last ``keep`` glosses."""
+    return " ".join(s.gloss for s in signs[-keep:]) or "(no sign yet)"
 
 
 def run_live(
@@ -109,6 +122,8 @@ def run_live(
     max_frames: int | None = None,
     min_prob: float = 0.0,
     emit: Callable[[str], None] = print,
+    transcribe: bool = False,
+    spot: SpotConfig | None = None,
 ) -> LiveStats:
     """Run the live loop until the source ends, ``max_frames`` frames, or the user quits.
 
@@ -118,6 +133,8 @@ def run_live(
         headless: print predictions instead of showing an OpenCV window.
         min_prob: only report a prediction whose fused probability reaches this value.
         emit: where headless lines go (``print``; tests capture them).
+        transcribe: also spot signs (module docstring); ``spot`` its thresholds (default SpotConfig()).
+            With it, the per-window lines are not printed, only one line per finished sign.
     """
     import cv2
 
@@ -128,6 +145,15 @@ def run_live(
     cap = open_source(video, camera)
     stats = LiveStats()
     label = "..."
+    tr = Transcriber(predictor, LAYOUT, spot or SpotConfig(), size) if transcribe else None
+
+    def signed(found: list[Segment]) -> None:
+        for seg in found:
+            stats.signs.append(seg)
+            if headless:
+                emit(f"sign {seg.start:6d}-{seg.end:<6d} {seg.gloss}  {seg.score:.3f}"
+                     + ("  (partial)" if seg.partial else ""))
+
     start = time.perf_counter()
     with HolisticRunner() as runner:
         for frame in iter_frames(cap):
@@ -135,7 +161,10 @@ def run_live(
             coords, conf = runner.process_bgr(frame)  # (543, 3) pixels, (543,)
             mask = conf > 0
             scale = np.array([width, height, 1.0] if predictor.units == "normalized" else [1.0, 1.0, 1.0], np.float32)
-            buf.push(np.where(mask[:, None], coords / scale, 0.0).astype(np.float32), mask, conf)
+            norm = np.where(mask[:, None], coords / scale, 0.0).astype(np.float32)
+            buf.push(norm, mask, conf)
+            if tr is not None:
+                signed(tr.push(norm, mask, conf))
             t = stats.frames
             stats.frames += 1
             if len(buf) == size and (t + 1 - size) % stride == 0:
@@ -148,15 +177,19 @@ def run_live(
                         event = LiveEvent(t, predictor.classes[best], float(probs[best]))
                         stats.events.append(event)
                         label = f"{event.gloss} {event.prob:.0%}"
-                        if headless:
+                        if headless and tr is None:
                             emit(f"frame {t:6d}  {event.gloss}  {event.prob:.3f}")
             if not headless:
                 draw_label(frame, label)
+                if tr is not None:
+                    draw_label(frame, transcript_line(stats.signs), bottom=True)
                 cv2.imshow("gspmc live", frame)
                 if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
                     break
             if max_frames is not None and stats.frames >= max_frames:
                 break
+    if tr is not None:
+        signed(tr.finish())
     cap.release()  # the frame generator releases it too when exhausted; early exits land here
     stats.seconds = time.perf_counter() - start
     if not headless:
