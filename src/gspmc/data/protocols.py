@@ -216,12 +216,18 @@ class GroupKFold:
         if self.k < 2 or len(names) < self.k:
             raise ConfigError(f"protocol {self.name!r}: k={self.k} folds need k >= 2 and at least k "
                               f"{self.group} values; {clips.name!r} has {len(names)}")
-        classes = np.unique(labels[labels >= 0])
-        counts = {g: np.array([np.sum((groups == g) & (labels == c)) for c in classes], float) for g in names}
+        classes, class_of = np.unique(labels, return_inverse=True)  # labels -1 dropped below
+        position = {g: i for i, g in enumerate(names)}
+        group_of = np.array([position.get(g, -1) for g in groups], dtype=np.int64)  # (N,) -1: no group
+        known = (group_of >= 0) & (labels >= 0)
+        table = np.zeros((len(names), len(classes)))  # (G, C) clips per group and class, one pass (94k clips)
+        np.add.at(table, (group_of[known], class_of[known]), 1.0)
+        keep = classes >= 0
+        counts = {g: table[i, keep] for i, g in enumerate(names)}
         totals = np.maximum(sum(counts.values()), 1.0)  # (C,)
         tie = np.random.default_rng([seed, _fold_key(self.name)]).permutation(len(names))
         order = sorted(range(len(names)), key=lambda i: (-counts[names[i]].sum(), tie[i]))
-        fold_counts = np.zeros((self.k, len(classes)))
+        fold_counts = np.zeros((self.k, int(keep.sum())))
         out: dict[str, int] = {}
         for i in order:
             g = names[i]
