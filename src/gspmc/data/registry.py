@@ -10,11 +10,15 @@ Paths (the format is guessed from the path; ``format=`` overrides):
     folder of videos            extracted once to ``.pose`` files (cached, resumed), then read as
                                 such (`readers.videos.read_video_folder`)
     ``*.npy`` + ``labels=``     SAM-SLR arrays (N, C, T, V, M) (`readers.sam_slr.read_sam_slr`)
+    folder with ``train.csv`` + ``train_landmark_files/`` (or that ``train.csv``)
+                                Kaggle asl-signs (GISLR) parquet files, packed once into a cache
+                                (`readers.gislr.read_gislr`)
     folder + ``labels=``        per-video COCO-WholeBody ``.npy`` (`readers.wholebody`)
     folder ``<class>/<seq>/<frame>.npy`` MP_Data tree (`readers.mp_data.read_mp_data`); also one
                                 level more (``<session>/<class>/<seq>``) or a ``pattern=``
 
-Formats: ``mp-npz``, ``mp-data``, ``sam-slr``, ``wholebody``, ``autsl``, ``slr500``, ``pose``, ``videos``.
+Formats: ``mp-npz``, ``mp-data``, ``sam-slr``, ``wholebody``, ``autsl``, ``slr500``, ``pose``, ``videos``,
+``gislr``.
 Keyword arguments go to the reader (``pattern=`` for MP_Data, ``.pose`` and video folders:
 `gspmc.data.pattern`).
 """
@@ -31,7 +35,7 @@ from gspmc.paths import data_dir
 from gspmc.video.holistic import VIDEO_EXTENSIONS
 
 TRADUTTORE_FILE = "traduttore_asl33.npz"
-FORMATS = ("mp-npz", "mp-data", "sam-slr", "wholebody", "autsl", "slr500", "pose", "videos")
+FORMATS = ("mp-npz", "mp-data", "sam-slr", "wholebody", "autsl", "slr500", "pose", "videos", "gislr")
 
 
 def traduttore_path() -> Path:
@@ -40,6 +44,10 @@ def traduttore_path() -> Path:
 
 
 def _guess_format(p: Path, kw: dict[str, Any]) -> str:
+    from gspmc.data.readers.gislr import CSV_NAME, is_gislr_folder
+
+    if is_gislr_folder(p) or (p.name == CSV_NAME and is_gislr_folder(p.parent)):
+        return "gislr"  # before any rglob: its tree holds ~94k files
     if p.is_file():
         suffix = p.suffix.lower()
         if suffix == ".npz":
@@ -77,6 +85,9 @@ def load_dataset(name_or_path: str | PathLike[str], format: str | None = None, *
                                "them (or set GSPMC_DATA to the folder that holds traduttore_asl33.npz)")
         format = format or "mp-npz"
         kw.setdefault("name", "traduttore")
+    elif str(name_or_path) == "gislr" and not Path("gislr").exists():
+        raise DataError(None, "the GISLR corpus (Kaggle asl-signs) has no default place: set data.path to the "
+                              "folder holding train.csv and train_landmark_files/")
     else:
         p = Path(name_or_path).expanduser()
     fmt = format or _guess_format(p, kw)
@@ -108,6 +119,10 @@ def load_dataset(name_or_path: str | PathLike[str], format: str | None = None, *
         from gspmc.data.readers.wholebody import read_slr500
 
         return read_slr500(p, **kw)
+    if fmt == "gislr":
+        from gspmc.data.readers.gislr import read_gislr
+
+        return read_gislr(p, **kw)
     if fmt == "videos":
         from gspmc.data.readers.videos import read_video_folder
 
