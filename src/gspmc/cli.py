@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import signal
 import sys
+import threading
 
 from gspmc.errors import GspmcError
 
@@ -54,9 +56,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def interruptible() -> None:
+    """Make Ctrl-C (SIGINT) stop the command with KeyboardInterrupt, whatever the process inherited.
+
+    A process started with SIGINT ignored (a job that a non-interactive shell script starts with ``&``,
+    and every process it starts in turn) keeps ignoring it: Python installs its KeyboardInterrupt handler
+    only over the default disposition. Then Ctrl-C or ``kill -INT`` did nothing, and a long command ran
+    to its end instead of stopping and keeping its finished work. The commands are written to be
+    interrupted (every result is written atomically as soon as it is ready), so the handler is installed
+    unconditionally. Only the main thread can install handlers; elsewhere nothing changes.
+    """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    interruptible()
     try:
         return int(args.func(args) or 0)
     except GspmcError as err:

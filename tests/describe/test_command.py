@@ -31,14 +31,23 @@ def vocab(tmp_path: Path) -> Path:
     return path
 
 
+def _ignore_sigint() -> None:
+    """Start the child as a background job of a non-interactive shell is started: SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("inherited", ["default", "ignored"])
 def test_interrupted_run_resumes(fake_openai: FakeOpenAI, tiny_kb: Path, vocab: Path, tmp_path: Path,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+                                 capsys: pytest.CaptureFixture[str], inherited: str) -> None:
+    # "ignored": the process starts with SIGINT ignored, as a job started with `&` by a script (or by a
+    # test runner so started) does; Ctrl-C / SIGINT must stop `gspmc describe` all the same
     out = tmp_path / "store.jsonl"
     script = SignalAtGloss(at=3, sig=signal.SIGINT, out=out)
     fake_openai.script = script
     proc = subprocess.Popen([sys.executable, "-m", "gspmc.cli", *args(vocab, tiny_kb, out, fake_openai.url)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=os.environ.copy(),
+                            preexec_fn=_ignore_sigint if inherited == "ignored" else None)
     script.pid = proc.pid
     script.started.set()
     err_lines = []
