@@ -207,7 +207,7 @@ class Spotter:
 
     def _segment(self, run: _Run, emitted: int, partial: bool = False) -> Segment:
         centre = run.swc / run.sw if run.sw > 0 else run.last - (self.window - 1) / 2
-        start = max(0, int(round(centre - (self.length - 1) / 2)))
+        start = max(0, int(np.floor(centre - (self.length - 1) / 2 + 0.5 + 1e-6)))  # half up, float-safe
         end = start + self.length
         if partial:
             end = min(end, emitted + 1)

@@ -216,7 +216,7 @@ def srt_text(tr: Transcript) -> str:
 
 def write_eaf(tr: Transcript, path: Path, media: Path | None = None, date: str | None = None) -> Path:
     """An ELAN ``.eaf`` with one tier ``gloss`` (a partial sign's value ends in ``...``)."""
-    from pympi.Elan import Eaf
+    from pympi.Elan import Eaf, to_eaf
 
     eaf = Eaf(author="gspmc")
     if date is not None:
@@ -231,7 +231,7 @@ def write_eaf(tr: Transcript, path: Path, media: Path | None = None, date: str |
         end = max(_ms(s.end, tr.fps), _ms(s.start, tr.fps) + 1)
         eaf.add_annotation("gloss", _ms(s.start, tr.fps), end, s.gloss + (" ..." if s.partial else ""))
     tmp = path.with_name(path.name + ".tmp")
-    eaf.to_eaf(str(tmp), pretty=True)
+    to_eaf(str(tmp), eaf, pretty=True)
     tmp.replace(path)
     return path
 
