@@ -55,7 +55,22 @@ def test_plain_list_and_errors(tmp_path: Path) -> None:
         read_vocab(q)
     with pytest.raises(DataError, match="not found"):
         read_vocab(tmp_path / "missing.txt")
-    r = tmp_path / "v.json"
+    r = tmp_path / "v.yaml"  # .json is the GISLR index map
     r.write_text("[]")
     with pytest.raises(DataError, match="unknown vocabulary format"):
         read_vocab(r)
+
+
+def test_gislr_index_map(shared_data: Path, tmp_path: Path) -> None:
+    vocab = read_vocab(shared_data / "vocab" / "gislr250_sign_to_prediction_index_map.json")
+    assert len(vocab) == 250 and vocab[0] == VocabEntry("TV", "TV") and vocab[1].gloss == "after"
+    by = {v.gloss: v for v in vocab}
+    assert by["thankyou"].query == "thank you" and by["hesheit"].query == "he she it" and by["zipper"].query == "zipper"
+    mixed = tmp_path / "map.json"
+    mixed.write_text('{"b": 1, "a": 2, "c": 0}')
+    assert [v.gloss for v in read_vocab(mixed)] == ["c", "b", "a"]  # class order is the index, not the file
+    for text, why in [('{"a": 0, "b": 0}', "given to both 'a' and 'b'"), ('{"a": 0, "b": 2}', "missing [1]"),
+                      ('{"a": "0"}', "must be integers"), ('["a"]', "non-empty JSON object"), ("{", "not valid JSON")]:
+        mixed.write_text(text)
+        with pytest.raises(DataError, match=why.replace("[", r"\[").replace("]", r"\]")):
+            read_vocab(mixed)

@@ -116,6 +116,46 @@ def describe_vocab(vocab: list[Any], describer: Any, writer: Any, force: bool = 
     return summary
 
 
+def parse_part(spec: str) -> tuple[int, int]:
+    """``"K/N"`` -> (K, N) with 1 <= K <= N."""
+    k, sep, n = spec.partition("/")
+    try:
+        kk, nn = int(k), int(n)
+    except ValueError:
+        kk = nn = 0
+    if not sep or not 1 <= kk <= nn:
+        raise ConfigError(f"--part {spec!r}: expected K/N with 1 <= K <= N, e.g. 2/5")
+    return kk, nn
+
+
+def part_slice(n_glosses: int, k: int, n: int) -> slice:
+    """The K-th (1-based) of N contiguous, near-equal slices of ``n_glosses`` glosses."""
+    return slice((k - 1) * n_glosses // n, k * n_glosses // n)
+
+
+def select_glosses(vocab: list[Any], part: str | None = None, only: list[str] | None = None,
+                   limit: int | None = None, vocab_name: str = "the vocabulary") -> list[Any]:
+    """The glosses a run describes: ``--part K/N`` (a contiguous slice of the vocabulary), then ``--only``,
+    then ``--limit``. The vocabulary itself (neighbours, header) is not changed by any of them."""
+    todo = list(vocab)
+    if part:
+        k, n = parse_part(part)
+        if n > len(vocab):
+            raise ConfigError(f"--part {part}: the vocabulary has only {len(vocab)} glosses")
+        todo = todo[part_slice(len(vocab), k, n)]
+    if only:
+        known = {v.gloss for v in vocab}
+        unknown = [g for g in only if g not in known]
+        if unknown:
+            raise ConfigError(f"--only: {unknown} not in {vocab_name}")
+        todo = [v for v in todo if v.gloss in set(only)]
+        if not todo:
+            raise ConfigError(f"--only: none of {only} is in --part {part}")
+    if limit is not None:
+        todo = todo[:limit]
+    return todo
+
+
 def run(args: argparse.Namespace) -> int:
     from gspmc.describe.kb import resolve_sources
     from gspmc.describe.llm import make_backend
@@ -129,14 +169,11 @@ def run(args: argparse.Namespace) -> int:
         print(msg, file=sys.stderr)
 
     vocab = read_vocab(args.vocab)
-    if args.only:
-        known = {v.gloss for v in vocab}
-        unknown = [g for g in args.only if g not in known]
-        if unknown:
-            raise ConfigError(f"--only: {unknown} not in {args.vocab}")
-        vocab = [v for v in vocab if v.gloss in set(args.only)]
-    if args.limit is not None:
-        vocab = vocab[: args.limit]
+    if args.vocab_size is not None:
+        if not 1 <= args.vocab_size <= len(vocab):
+            raise ConfigError(f"--vocab-size {args.vocab_size}: {args.vocab} has {len(vocab)} classes")
+        vocab = vocab[: args.vocab_size]
+    todo = select_glosses(vocab, part=args.part, only=args.only, limit=args.limit, vocab_name=args.vocab)
     if args.dominant_hand not in ("right", "left"):
         raise ConfigError("--dominant-hand must be right or left")
     version = args.template_version or DEFAULT_VERSION
@@ -159,11 +196,12 @@ def run(args: argparse.Namespace) -> int:
     grounding = ("knowledge base: " + ", ".join(p.name for p in files)) if files else (
         "none: no dictionary of this sign language was retrieved; every text is the model's own knowledge, "
         "checked by the generic validation rules only")
-    header = new_header(vocab=Path(args.vocab).name, sign_language=args.sign_language, backend=backend.name,
+    header = new_header(vocab=Path(args.vocab).name, vocab_size=len(vocab), sign_language=args.sign_language, backend=backend.name,
                         model=backend.model, template_hash=prompts.hash, template_version=version,
                         kb_sources=[p.name for p in files], grounding=grounding, dominant_hand=args.dominant_hand,
                         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                         **({"note": args.note} if args.note else {}),
+                        **({"part": args.part, "part_glosses": [todo[0].gloss, todo[-1].gloss]} if args.part else {}),
                         **(backend.header_fields() if hasattr(backend, "header_fields") else {}))
     writer = StoreWriter(args.out, header, force=args.force)
     if writer.backup:
@@ -171,15 +209,17 @@ def run(args: argparse.Namespace) -> int:
     index = open_index(files, args.index_dir, progress=not args.no_progress, log=log) if files else None
     describer = Describer(backend, index, prompts, cfg)
     if "neighbours" in prompts.placeholders and backend.name != "none":
-        describer.prepare(vocab)
+        describer.prepare(vocab)  # always the whole vocabulary: a gloss's prompts do not depend on the selection
+    if len(todo) < len(vocab):
+        log(f"describing {len(todo)} of the vocabulary's {len(vocab)} glosses ({todo[0].gloss} ... {todo[-1].gloss})")
     try:
-        summary = describe_vocab(vocab, describer, writer, force=args.force, progress=not args.no_progress,
+        summary = describe_vocab(todo, describer, writer, force=args.force, progress=not args.no_progress,
                                  concurrency=getattr(backend, "concurrency", 1))
     finally:
         backend.close()
     for line in summary.lines():
         print(line)
-    print(format_paths_table([writer.records[v.gloss] for v in vocab if v.gloss in writer.records]))
+    print(format_paths_table([writer.records[v.gloss] for v in todo if v.gloss in writer.records]))
     print(f"store: {args.out} ({len(writer.records)} glosses)")
     return 0
 
@@ -203,8 +243,18 @@ def register(subparsers: Any) -> None:
     p.add_argument("--note", help="a note stored in the header (e.g. what grounding was missing)")
     p.add_argument("--out", required=True, help="description store (.jsonl); an existing one is resumed")
     p.add_argument("--force", action="store_true", help="redo every gloss (an unreadable store is kept as .bak)")
-    p.add_argument("--only", nargs="+", metavar="GLOSS", help="describe only these glosses")
-    p.add_argument("--limit", type=int, help="describe only the first N glosses")
+    p.add_argument("--vocab-size", type=int, metavar="N",
+                   help="the vocabulary is the first N classes of --vocab (e.g. WLASL-300 from the 2000-class list): "
+                        "neighbours, header and prompts see only these")
+    p.add_argument("--part", metavar="K/N",
+                   help="describe only the K-th of N contiguous slices of the vocabulary (for several answerers); "
+                        "neighbours and prompts come from the whole vocabulary, so a gloss's requests are the same "
+                        "as in a whole-vocabulary run")
+    p.add_argument("--only", nargs="+", metavar="GLOSS",
+                   help="describe only these glosses (neighbours still from the whole vocabulary)")
+    p.add_argument("--limit", type=int,
+                   help="describe only the first N glosses of the selection (the vocabulary is unchanged; "
+                        "see --vocab-size)")
     p.add_argument("--sign-language", default="American Sign Language", help="named in the prompts")
     p.add_argument("--index-dir", type=Path, help="where the knowledge index is cached (default: cache dir)")
     p.add_argument("--templates", type=Path, help="folder with p1_primary.vN.md ... (default: shipped)")

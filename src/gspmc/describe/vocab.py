@@ -13,11 +13,13 @@ used to look the sign up and to name it in prompts (an English word where the fi
 | ``.tsv`` ``id<TAB>gloss`` (WLASL) | gloss | gloss |
 | ``.md`` ``id|name|R or B|`` (LSA64) | name | name; R/B -> one/two-handed hint |
 | ``.txt`` one gloss per line (SLR500 Chinese, plain lists) | line | line |
+| ``.json`` ``{"sign": index, ...}`` (GISLR ``sign_to_prediction_index_map.json``) | sign, in index order | sign; GISLR's run-together compounds spelled out (``thankyou`` -> "thank you", ``hesheit`` -> "he she it") |
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,13 +120,44 @@ def read_txt_vocab(path: Path) -> list[VocabEntry]:
     return [VocabEntry(s, _letter_query(s)) for s in (line.strip() for line in _read(path).splitlines()) if s]
 
 
+# GISLR (Kaggle asl-signs) writes multi-word signs run together; the query (prompt name and retrieval
+# text) spells them out. The gloss (store key) stays the map's own label.
+GISLR_QUERIES = {"callonphone": "call on phone", "frenchfries": "french fries", "glasswindow": "glass window",
+                 "haveto": "have to", "hesheit": "he she it", "icecream": "ice cream", "minemy": "mine my",
+                 "thankyou": "thank you", "weus": "we us"}
+
+
+def read_json_index_map(path: Path) -> list[VocabEntry]:
+    """A ``{"sign": class_index}`` map (GISLR's ``sign_to_prediction_index_map.json``): the class order is
+    the index order, which must be 0..n-1 without gaps or repeats."""
+    try:
+        data = json.loads(_read(path))
+    except json.JSONDecodeError as err:
+        raise DataError(path, f"not valid JSON: {err.msg} (line {err.lineno})") from err
+    if not isinstance(data, dict) or not data:
+        raise DataError(path, "expected a non-empty JSON object {\"sign\": class index, ...}")
+    bad = [k for k, v in data.items() if isinstance(v, bool) or not isinstance(v, int)]
+    if bad:
+        raise DataError(path, f"class indices must be integers; not for {bad[:5]}")
+    if sorted(data.values()) != list(range(len(data))):
+        seen: dict[int, str] = {}
+        for sign, idx in data.items():
+            if idx in seen:
+                raise DataError(path, f"class index {idx} is given to both {seen[idx]!r} and {sign!r}")
+            seen[idx] = sign
+        missing = sorted(set(range(len(data))) - set(data.values()))
+        raise DataError(path, f"class indices must be 0..{len(data) - 1}; missing {missing[:5]}")
+    signs = sorted(data, key=lambda k: data[k])
+    return [VocabEntry(s.strip(), GISLR_QUERIES.get(s.strip(), _letter_query(s.strip()))) for s in signs]
+
+
 def read_vocab(path: str | Path) -> list[VocabEntry]:
     """Read any supported vocabulary file (see module docstring)."""
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "vocabulary file not found")
     readers = {".npz": read_npz_classes, ".csv": read_csv_vocab, ".tsv": read_tsv_vocab, ".md": read_md_vocab,
-               ".txt": read_txt_vocab}
+               ".txt": read_txt_vocab, ".json": read_json_index_map}
     reader = readers.get(path.suffix.lower())
     if reader is None:
         raise DataError(path, f"unknown vocabulary format {path.suffix!r}; use one of {sorted(readers)}")
