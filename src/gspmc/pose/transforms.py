@@ -10,8 +10,9 @@
                        and gives all zeros)
       4. normalise     "shoulders": centre = mid-shoulders, scale = shoulder width (see normalize())
       5. sample        to ``cfg.window`` frames: uniform at test, random crop + segment sampling in training
-      6. augment       (training only) rotation, scale, shift, mirror, noise, joint / hand dropout,
-                       hand gaps (a hand missing for a span of frames)
+      6. augment       (training only) rotation, scale, shear, shift, mirror, noise, joint / hand
+                       dropout, hand gaps (a hand missing for a span of frames), temporal masking
+                       (every joint missing for a span of frames)
       7. missing       "zero": coordinates of missing joints are 0; "last": each missing joint holds
                        its last seen position (the first seen one before it appears); c stays 0
       8. hand frame    (``cfg.hand_frame``) two more channels: each hand joint relative to its
@@ -49,6 +50,8 @@ __all__ = [
     "normalization_params",
     "normalize",
     "sample_indices",
+    "shear",
+    "time_mask",
 ]
 
 NORMALIZATIONS = ("shoulders", "none")
@@ -122,6 +125,9 @@ class AugmentConfig:
     hand_gap: float = 0.0  # probability, per hand and clip, that the hand is missing for a random span
     crop: tuple[float, float] = (0.8, 1.0)  # fraction of the clip kept by the random temporal crop
     speed: tuple[float, float] = (1.0, 1.0)  # play-back rate, uniform in [lo, hi] (>1 faster; 1: off)
+    shear: float = 0.0  # shear factors (x += a y, y += b x), each uniform in [-s, s] (0: off)
+    time_mask: float = 0.0  # probability per clip that one random span of frames is masked (all joints)
+    time_mask_max: float = 0.4  # the longest masked span, as a share of the window (at least 1 frame)
 
     def __post_init__(self) -> None:
         for f in ("scale", "crop", "speed"):  # YAML gives lists; keep the frozen config hashable
@@ -138,12 +144,14 @@ class AugmentConfig:
         slo, shi = self.speed
         if not 0 < slo <= shi:
             raise ConfigError(f"AugmentConfig.speed must satisfy 0 < lo <= hi, got {self.speed}")
-        for f in ("mirror_prob", "joint_dropout", "hand_dropout", "hand_gap"):
+        for f in ("mirror_prob", "joint_dropout", "hand_dropout", "hand_gap", "time_mask"):
             if not 0 <= getattr(self, f) <= 1:
                 raise ConfigError(f"AugmentConfig.{f} must be a probability, got {getattr(self, f)}")
-        for f in ("rotation_deg", "shift", "noise_std"):
+        for f in ("rotation_deg", "shift", "noise_std", "shear"):
             if getattr(self, f) < 0:
                 raise ConfigError(f"AugmentConfig.{f} must be >= 0, got {getattr(self, f)}")
+        if not 0 < self.time_mask_max <= 1:
+            raise ConfigError(f"AugmentConfig.time_mask_max must be in (0, 1], got {self.time_mask_max}")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -270,11 +278,12 @@ def mirror(xy: np.ndarray, mask: np.ndarray, layout: Layout) -> tuple[np.ndarray
 def augment_clip(xy: np.ndarray, mask: np.ndarray, layout: Layout, aug: AugmentConfig,
                  rng: np.random.Generator, conf: np.ndarray | None = None,
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:  # fmt: skip
-    """Random mirror, rotation, scale, shift, noise and dropout of a normalised clip.
+    """Random mirror, rotation, scale, shear, shift, noise, dropout and masking of a normalised clip.
 
-    One random draw per clip for the geometric steps (the whole clip moves rigidly; rotation and
-    scale about the origin, i.e. the mid-shoulder point after normalisation), except noise and
-    dropout, which are per (frame, joint) / per (frame, hand).
+    One random draw per clip for the geometric steps (the whole clip moves as one affine map;
+    rotation, scale and shear about the origin, i.e. the mid-shoulder point after normalisation),
+    except noise and dropout, which are per (frame, joint) / per (frame, hand). A step at its
+    neutral value draws nothing from ``rng`` (so adding a step leaves the other steps' draws alone).
 
     Args:
         xy: (T, V, 2) normalised coordinates; mask: (T, V) bool; conf: optional (T, V) scores,
@@ -293,6 +302,8 @@ def augment_clip(xy: np.ndarray, mask: np.ndarray, layout: Layout, aug: AugmentC
     s = rng.uniform(*aug.scale)
     rot = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]], np.float32)
     xy = (xy @ rot.T) * s  # (T, V, 2)
+    if aug.shear > 0:
+        xy = shear(xy, *rng.uniform(-aug.shear, aug.shear, 2))
     if aug.shift > 0:
         xy = xy + rng.uniform(-aug.shift, aug.shift, 2).astype(np.float32)
     if aug.noise_std > 0:
@@ -307,7 +318,35 @@ def augment_clip(xy: np.ndarray, mask: np.ndarray, layout: Layout, aug: AugmentC
                 mask[np.ix_(drop, parts[hand])] = False
     if aug.hand_gap > 0:
         mask = hand_gap(mask, layout, aug.hand_gap, rng)
+    if aug.time_mask > 0:
+        mask = time_mask(mask, aug.time_mask, aug.time_mask_max, rng)
     return xy, mask, conf
+
+
+def shear(xy: np.ndarray, a: float, b: float) -> np.ndarray:
+    """Shear about the origin: ``x' = x + a y``, ``y' = y + b x`` (matrix [[1, a], [b, 1]]).
+
+    xy (..., 2) -> (..., 2) float32."""
+    m = np.array([[1.0, a], [b, 1.0]], np.float32)
+    return (xy @ m.T).astype(np.float32, copy=False)
+
+
+def time_mask(mask: np.ndarray, prob: float, max_share: float, rng: np.random.Generator) -> np.ndarray:
+    """With probability ``prob``, mask every joint over one random run of frames (temporal masking).
+
+    The run's length is uniform in 1..L with ``L = max(1, floor(max_share * T))`` and its start
+    uniform among the positions where it fits: the model sees a clip with a hole, as after a
+    detector drop-out of the whole person. One draw when the clip is not hit, three when it is.
+    mask (T, V) -> a new (T, V).
+    """
+    mask = mask.copy()
+    if rng.uniform() < prob:
+        t = mask.shape[0]
+        longest = max(1, int(math.floor(max_share * t)))
+        span = int(rng.integers(1, longest + 1))
+        first = int(rng.integers(0, t - span + 1))
+        mask[first:first + span] = False
+    return mask
 
 
 def hand_gap(mask: np.ndarray, layout: Layout, prob: float, rng: np.random.Generator) -> np.ndarray:
