@@ -159,3 +159,24 @@ def test_none_backend_renders_the_knowledge_base(tiny_index) -> None:  # noqa: A
     assert desc.provenance["requests"] == {} and desc.provenance["llm_calls"] == 0
     failed, _ = d.describe(VocabEntry("muffin", "muffin"))
     assert failed.status == "failed"
+
+
+def test_own_entry_is_the_one_named_like_the_gloss_and_listed_first() -> None:
+    """An entry that only lists the gloss among its headwords (WHY_NOT lists "not") may outrank the
+    gloss's own entry (NOT); the own entry is the one whose name is the gloss, and it is listed first."""
+    from gspmc.describe.entry import KBEntry
+    from gspmc.describe.pipeline import Describer, PipelineConfig
+    from gspmc.describe.retrieval import Hit
+    from gspmc.describe.vocab import VocabEntry
+
+    why_not = KBEntry("kb:why_not", "kb", "WHY NOT", headwords=("why not", "not"))
+    deny = KBEntry("kb:deny", "kb", "DENY", headwords=("deny",))
+    own = KBEntry("kb:not", "kb", "NOT", headwords=("not",))
+
+    class RankedIndex:  # the retrieval's own ranking, as the real index returned it for ASL-LEX's "not"
+        def search(self, query: str, k: int, gloss: list[str]) -> list[Hit]:
+            return [Hit(why_not, 3.0, 0, 0, "translation"), Hit(deny, 1.0, 1, 2, None), Hit(own, 0.9, 2, 1, "name")]
+
+    hits, entry = Describer(None, RankedIndex(), None, PipelineConfig())._retrieve(VocabEntry("not", "not"))
+    assert entry is own
+    assert [h.entry.id for h in hits] == ["kb:not", "kb:why_not", "kb:deny"]

@@ -111,7 +111,12 @@ class Describer:
         if item.gloss not in self._hits:
             names = list(dict.fromkeys([item.query, item.gloss]))  # e.g. English query + Turkish/Chinese key
             hits = self.index.search(item.query, k=self.cfg.top_k, gloss=names) if self.index else []
-            self._hits[item.gloss] = (hits, next((h.entry for h in hits if h.headword), None))
+            # its own entry: one that has the gloss as its name, else one that lists it as another headword
+            # (a higher-ranked entry that only lists the word, e.g. WHY_NOT for "not", must not win over NOT)
+            own = next((h for h in hits if h.headword == "name"), None) or next((h for h in hits if h.headword), None)
+            if own is not None:  # listed first: the prompt says the first entry is the sign's own
+                hits = [own, *(h for h in hits if h is not own)]
+            self._hits[item.gloss] = (hits, own.entry if own is not None else None)
         return self._hits[item.gloss]
 
     def prepare(self, vocab: list[VocabEntry]) -> dict[str, list[Neighbour]]:
