@@ -196,6 +196,8 @@ def test_cut_mid_sign_gives_a_partial_last_segment() -> None:
     found = spot([_ws(19 + i, 0, 0.9) for i in range(5)] + [_ws(24 + i, 2, 0.9) for i in range(4)],
                  CLASSES, 20, cfg)
     assert len(found) == 1 and found[0].gloss == "tea" and found[0].partial and found[0].end <= 28
+    table = format_table(Transcript("cut.npz", 30.0, 28, found))
+    assert "(partial: input ended mid-sign)" in table
 
 
 def test_per_window_baseline_merges_and_drops_idle() -> None:
@@ -273,7 +275,8 @@ def test_streaming_equals_offline(predictor: Predictor) -> None:
 
 def test_no_person_and_no_hands_give_empty_transcripts_with_a_message(predictor: Predictor, tmp_path: Path) -> None:
     cfg = SpotConfig(on=0.0, min_windows=1)
-    for kw, words in (({"person": False}, "no person"), ({"hands": False}, "hands were never visible")):
+    for kw, words in (({"person": False}, "no person was detected in any of the"),
+                      ({"hands": False}, "hands were never visible in the")):
         path = write_npz(tmp_path / "x.npz", _clip(_holistic_frames(40, **kw)))
         tr = transcribe_file(predictor, path, cfg)
         assert tr.segments == [] and words in tr.message and tr.frames == 40
@@ -282,11 +285,11 @@ def test_no_person_and_no_hands_give_empty_transcripts_with_a_message(predictor:
 def test_empty_short_and_broken_files(predictor: Predictor, tmp_path: Path) -> None:
     empty = tmp_path / "empty.npz"
     empty.write_bytes(b"")
-    with pytest.raises(DataError, match="empty"):
+    with pytest.raises(DataError, match="the file is empty"):
         transcribe_file(predictor, empty)
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"not a zip at all")
-    with pytest.raises(DataError, match="keypoint"):
+    with pytest.raises(DataError, match="not a gspmc keypoint .npz"):
         transcribe_file(predictor, junk)
     # 8 frames (shorter than the window): one window on what there is, a partial sign at most
     short = write_npz(tmp_path / "short.npz", _clip(_holistic_frames(8)))
