@@ -50,6 +50,14 @@ class SkeletonDataset(Dataset):
         self.indices = np.asarray(indices, dtype=np.int64).reshape(-1)
         if self.indices.size and (self.indices.min() < 0 or self.indices.max() >= len(clips)):
             raise ConfigError(f"SkeletonDataset: indices out of range for {len(clips)} clips of {clips.name!r}")
+        # occurrence of each position's clip among the earlier positions (0 for the first): a clip
+        # listed several times (a repeated subset) gets its own augmentation draws for each copy
+        order = np.argsort(self.indices, kind="stable")
+        sorted_idx = self.indices[order]
+        starts = np.r_[0, np.flatnonzero(np.diff(sorted_idx)) + 1] if sorted_idx.size else np.zeros(0, np.int64)
+        run_start = np.repeat(starts, np.diff(np.r_[starts, sorted_idx.size]))
+        self._copy = np.empty_like(self.indices)
+        self._copy[order] = np.arange(sorted_idx.size) - run_start
         self.input_cfg = input_cfg
         self.augment = augment
         self.seed = int(seed)
@@ -77,8 +85,11 @@ class SkeletonDataset(Dataset):
         return self.clips.labels()[self.indices]
 
     def rng_for(self, position: int) -> np.random.Generator:
-        """The generator of item ``position`` in the current epoch."""
-        return np.random.default_rng([self.seed, self.epoch, int(self.indices[position])])
+        """The generator of item ``position`` in the current epoch: seeded by (seed, epoch, clip index),
+        and the copy number for the second and later copies of a clip listed more than once."""
+        key = [self.seed, self.epoch, int(self.indices[position])]
+        copy = int(self._copy[position])
+        return np.random.default_rng(key + [copy] if copy else key)
 
     def _make(self, position: int) -> np.ndarray:
         sample: Sample = self.clips.samples[int(self.indices[position])]
