@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from gspmc.errors import ConfigError
@@ -118,5 +120,31 @@ def test_traduttore_gspmc_is_one_switch() -> None:
     cfg = load_config("traduttore", ["mc.enabled=true"])
     opts = MCOptions.from_dict(cfg.mc.options)
     assert cfg.mc.enabled and cfg.mc.alpha == 0.5 and opts.tau == 0.1
-    assert opts.store == "descriptions/traduttore_asl33.jsonl" and all(opts.terms.values())
-    assert (CONFIG_DIR.parent / opts.store).is_file()
+    assert all(opts.terms.values())
+    assert Path(opts.store) == (CONFIG_DIR.parent / "descriptions" / "traduttore_asl33.jsonl").resolve()
+    assert Path(opts.store).is_file()
+
+
+def test_store_paths_resolve_against_the_config_folder_then_the_package(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store named in a config file: its folder first, then the shipped stores; from --set: the working
+    directory first. The resolved path is absolute, whatever folder gspmc runs from."""
+    from gspmc.train.config import STORE_DIR
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # not the repository: a shipped config still finds its store
+    assert Path(load_config("traduttore").mc.options["store"]) == (STORE_DIR / "traduttore_asl33.jsonl").resolve()
+    mine = tmp_path / "cfg"
+    mine.mkdir()
+    (mine / "traduttore_asl33.jsonl").write_text("{}\n")  # a store of the same name beside the user's config
+    (mine / "my.yaml").write_text("mc:\n  options: {store: traduttore_asl33.jsonl}\n")
+    assert Path(load_config(mine / "my.yaml").mc.options["store"]) == (mine / "traduttore_asl33.jsonl").resolve()
+    (mine / "other.yaml").write_text("mc:\n  options: {store: descriptions/traduttore_asl33.claude.jsonl}\n")
+    # the older repository-relative form finds the shipped store by its file name
+    assert Path(load_config(mine / "other.yaml").mc.options["store"]) == (STORE_DIR / "traduttore_asl33.claude.jsonl").resolve()
+    (elsewhere / "x.jsonl").write_text("{}\n")
+    cfg = load_config(mine / "my.yaml", ["mc.options.store=x.jsonl"])  # --set: the working directory
+    assert Path(cfg.mc.options["store"]) == (elsewhere / "x.jsonl").resolve()
+    with pytest.raises(ConfigError, match="no such description store.*nothere.jsonl"):
+        load_config(mine / "my.yaml", ["mc.options.store=nothere.jsonl"])

@@ -43,6 +43,7 @@ from gspmc.inference.metrics import topk_accuracy
 from gspmc.inference.prototypes import class_prototypes, combine, cosine, open_set_scores
 from gspmc.inference.scores import log_softmax
 from gspmc.io import read_json, write_json
+from gspmc.paths import package_path
 
 FEATURE_FILE = "openvocab_features.npz"
 PART_WEIGHTS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -215,7 +216,7 @@ def evaluate_run(run: str | os.PathLike[str], clips: Any, shots: Sequence[int] =
         shots, draws: few-shot support sizes and how many random support sets per size.
         force: recompute even if the evaluation file exists (the feature cache is reused).
         kb_store: description store whose knowledge-base links give the baseline's attributes
-            (default: the shipped ``descriptions/traduttore_asl33.jsonl``, so the baseline is the
+            (default: the shipped ``gspmc/descriptions/traduttore_asl33.jsonl``, so the baseline is the
             same whatever store the run trained with).
     """
     import yaml
@@ -288,7 +289,7 @@ def evaluate_run(run: str | os.PathLike[str], clips: Any, shots: Sequence[int] =
     result["zero_shot"] = zs
 
     # baseline: ridge to knowledge-base attributes, nearest unseen class
-    kb = Path(kb_store) if kb_store is not None else Path(__file__).resolve().parents[3] / "descriptions/traduttore_asl33.jsonl"
+    kb = Path(kb_store) if kb_store is not None else package_path("descriptions", "traduttore_asl33.jsonl")
     codes = load_class_attributes(clips.classes, kb, data_dir() / "kb/asl-lex/signdata-11-5-20.csv")
     with_codes = [c for c in seen if clips.classes[c] in codes]
     space_all = np.asarray(with_codes + list(val_unseen) + list(unseen))

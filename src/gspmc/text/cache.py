@@ -8,7 +8,8 @@ File format (one ``.npz``, written atomically: temp file in the same folder + ``
   "dim": d, "count": n, "source": <store file name>, "created": <UTC time>}``.
 
 Rows are keyed by the text hash (identical texts share one row) and the whole file by the
-encoder id. Default location: next to the store, ``<store stem>.<encoder name>.emb.npz``.
+encoder id. Default location: next to the store, ``<store stem>.<encoder name>.emb.npz`` (under the cache folder
+for a store shipped inside an installed gspmc).
 
 Staleness rules (:func:`update_cache`): rows whose text is still in the store are reused, new or
 changed texts are embedded, rows whose text left the store are dropped. A cache written by a
@@ -32,6 +33,7 @@ import numpy as np
 
 from gspmc.errors import DataError
 from gspmc.io import write_bytes
+from gspmc.paths import cache_dir, is_installed_package_file
 from gspmc.text.encoders import TextEncoder
 
 CACHE_FORMAT = "gspmc-embeddings"
@@ -44,9 +46,13 @@ def text_hash(text: str) -> str:
 
 
 def default_cache_path(store_path: str | PathLike[str], encoder: TextEncoder) -> Path:
-    """``<store folder>/<store stem>.<encoder name>.emb.npz``."""
+    """``<store folder>/<store stem>.<encoder name>.emb.npz``; for a store shipped inside an installed
+    gspmc (site-packages, not to be written), the same name under ``cache_dir()/embeddings``."""
     store_path = Path(store_path)
-    return store_path.with_name(f"{store_path.stem}.{encoder.name}.emb.npz")
+    name = f"{store_path.stem}.{encoder.name}.emb.npz"
+    if is_installed_package_file(store_path):
+        return cache_dir() / "embeddings" / name
+    return store_path.with_name(name)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@
   (resumes from ``OUT/last.ckpt`` automatically), then test the best-on-validation checkpoint once.
 - ``gspmc test --checkpoint A [--checkpoint B ...] [--weights 1 1] [--split test|val] [--out DIR]``:
   score checkpoints on a split of their own data protocol, fuse several streams, write a report.
-- ``gspmc demo``: train ``configs/demo.yaml`` on the default data (signer-independent fold
+- ``gspmc demo``: train ``gspmc/configs/demo.yaml`` on the default data (signer-independent fold
   TheCamNelson) and print the held-out signer's test top-1 and where the report is.
 - ``gspmc grid --config X --seeds 0 1 2 --folds A B --streams joint bone ... --out runs/grid``:
   the experiment runner (see :mod:`gspmc.train.grid`).
@@ -68,7 +68,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("info", help="what the data at PATH holds (classes, clips per group, frames, folds) "
                               "and/or the configured model's parameters and FLOPs per clip")
     p.add_argument("path", nargs="?", help="your data: an npz, an MP_Data tree, a folder of .pose files or videos")
-    p.add_argument("--config", help="YAML config file, or the name of one in configs/ (e.g. traduttore)")
+    p.add_argument("--config", help="YAML config file, or the name of a shipped one (gspmc/configs/) (e.g. traduttore)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set data.protocol=group-kfold (repeatable)")
     p.add_argument("--classes", type=int, help="number of classes (default: read the configured dataset)")
@@ -77,7 +77,7 @@ def register(subparsers: Any) -> None:
 
 def _config_args(p: argparse.ArgumentParser, default: str | None = None) -> None:
     p.add_argument("--config", default=default, required=default is None,
-                   help="YAML config file, or the name of one in configs/ (e.g. traduttore)")
+                   help="YAML config file, or the name of a shipped one (gspmc/configs/) (e.g. traduttore)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set optim.lr=0.1 (repeatable)")
 
@@ -267,7 +267,12 @@ def run_info(args: argparse.Namespace) -> int:
             protocols = [(f"leave-one-group-out (group {g})", get_protocol("leave-one-group-out", group=g))
                          for g in group_columns(clips)]
         print(describe_data(clips, protocols, cfg.data.split_seed))
-        cfg = resolve_from_data(cfg, clips)
+        train = None
+        if cfg.data.window_from_data and cfg.data.fold not in (None, "all"):
+            from gspmc.train.datamodule import make_split
+
+            train = make_split(cfg, clips).train
+        cfg = resolve_from_data(cfg, clips, train)
         if args.config is None:
             return 0
     if args.classes is not None:

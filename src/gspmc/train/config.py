@@ -24,10 +24,12 @@ from typing import Any
 import yaml
 
 from gspmc.errors import ConfigError
+from gspmc.paths import package_path
 from gspmc.pose.transforms import AugmentConfig, InputConfig
 
 STREAMS = ("joint", "bone", "joint_motion", "bone_motion")
-CONFIG_DIR = Path(__file__).resolve().parents[3] / "configs"  # the repository's configs/ folder
+CONFIG_DIR = package_path("configs")  # the shipped configs (package data)
+STORE_DIR = package_path("descriptions")  # the shipped description stores (package data)
 
 
 @dataclass
@@ -125,7 +127,7 @@ class Config:
 
 
 def find_config(name_or_path: str | Path) -> Path:
-    """A config path as given, or ``configs/<name>.yaml`` in the repository for a bare name."""
+    """A config path as given, or the shipped ``gspmc/configs/<name>.yaml`` for a bare name."""
     path = Path(name_or_path)
     if path.is_file():
         return path
@@ -151,12 +153,46 @@ def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
         if not isinstance(loaded, dict):
             raise ConfigError(f"{file}: expected a mapping of sections, got {type(loaded).__name__}")
         raw = loaded
+    in_file = _store_of(raw)
     for item in overrides:
         apply_override(raw, item)
+    store = _store_of(raw)
+    if store:  # written in the file: against the file's folder; given with --set: against the working directory
+        base = Path(where).parent if path is not None and store == in_file else Path.cwd()
+        raw["mc"]["options"]["store"] = str(resolve_store(store, base))
     try:
         return config_from_dict(raw)
     except ConfigError as err:
         raise ConfigError(f"{where}: {err}") from None
+
+
+def _store_of(raw: dict[str, Any]) -> str | None:
+    """``mc.options.store`` of a raw config mapping, when it is a non-empty string."""
+    mc = raw.get("mc")
+    options = mc.get("options") if isinstance(mc, dict) else None
+    store = options.get("store") if isinstance(options, dict) else None
+    return store if isinstance(store, str) and store else None
+
+
+def resolve_store(store: str | Path, base: Path) -> Path:
+    """Where a description store named in a config is: an absolute path as given; a relative one
+    against ``base`` (the config file's folder, or the working directory for a ``--set`` value), then
+    among the shipped stores (``gspmc/descriptions``, by the path as written, then by its file name, so
+    the older ``descriptions/X.jsonl`` still finds the shipped X). The result is absolute, so a run
+    records which file it read.
+
+    Raises:
+        ConfigError: no candidate exists (the message lists them).
+    """
+    p = Path(store).expanduser()
+    if p.is_absolute():
+        return p
+    candidates = [base / p, STORE_DIR / p, STORE_DIR / p.name]
+    for c in candidates:
+        if c.is_file():
+            return c.resolve()
+    raise ConfigError(f"mc.options.store {str(store)!r}: no such description store (looked at "
+                      f"{', '.join(str(c) for c in dict.fromkeys(candidates))})")
 
 
 def apply_override(raw: dict[str, Any], item: str) -> None:

@@ -93,19 +93,23 @@ def make_split(cfg: Config, clips: Any) -> Any:
     return protocol.split(clips, fold, cfg.data.split_seed)
 
 
-def window_from_data(clips: Any) -> int:
-    """The input window a dataset suggests: the median number of frames per clip (rounded)."""
-    lengths = np.fromiter((s.num_frames for s in clips.samples), dtype=np.int64, count=len(clips))
+def window_from_data(clips: Any, indices: np.ndarray | None = None) -> int:
+    """The input window a dataset suggests: the median number of frames (rounded) over the clips at
+    ``indices`` (the training split; None: every clip)."""
+    idx = np.arange(len(clips)) if indices is None else np.asarray(indices, np.int64)
+    lengths = np.fromiter((clips.samples[i].num_frames for i in idx), dtype=np.int64, count=len(idx))
     return max(1, int(round(float(np.median(lengths))))) if len(lengths) else 1
 
 
-def resolve_from_data(cfg: Config, clips: Any) -> Config:
-    """The config with the settings that come from the data filled in (``input.window: auto``)."""
+def resolve_from_data(cfg: Config, clips: Any, train: np.ndarray | None = None) -> Config:
+    """The config with the settings that come from the data filled in (``input.window: auto``: the
+    median length of the training clips ``train``, so no validation or test clip shapes the input)."""
     import dataclasses
 
     if not cfg.data.window_from_data:
         return cfg
-    return dataclasses.replace(cfg, input=dataclasses.replace(cfg.input, window=window_from_data(clips)),
+    window = window_from_data(clips, train)
+    return dataclasses.replace(cfg, input=dataclasses.replace(cfg.input, window=window),
                                data=dataclasses.replace(cfg.data, window_from_data=False))
 
 
@@ -156,8 +160,8 @@ class SkeletonDataModule(L.LightningDataModule):
             return
         if self.clips is None:
             self.clips = load_clips(self.cfg)
-        self.cfg = resolve_from_data(self.cfg, self.clips)
         self.split = make_split(self.cfg, self.clips)
+        self.cfg = resolve_from_data(self.cfg, self.clips, self.split.train)
         for name in ("train", "val", "test"):
             if len(getattr(self.split, name)) == 0 and name != "test":
                 raise DataError(self.cfg.data.path, f"{self.cfg.data.protocol}/{self.cfg.data.fold}: the {name} split is empty")
