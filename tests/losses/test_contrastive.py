@@ -130,3 +130,25 @@ def test_class_mask_targets_match_reference(reference):
     yt = torch.tensor([0, 2, 1])
     onehot = torch.nn.functional.one_hot(yt, 3).bool()
     assert loss_fn(skel, text, ys, yt)["loss"].item() == pytest.approx(loss_fn(skel, text, ys, onehot)["loss"].item())
+
+
+def test_logits_are_float32_under_bf16_autocast() -> None:
+    """Under CPU bf16 autocast the loss equals the float32 loss: cosines / tau are computed in float32."""
+    from gspmc.losses.contrastive import MultiPositiveContrastive
+
+    g = torch.Generator().manual_seed(0)
+    skel = torch.randn(16, 64, generator=g)
+    text = torch.randn(40, 64, generator=g)
+    skel_labels = torch.arange(16) % 8
+    text_labels = torch.arange(40) % 8
+    loss_fn = MultiPositiveContrastive(tau=0.1)
+    ref = loss_fn(skel, text, skel_labels, text_labels)["loss"]
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        got = loss_fn(skel.bfloat16().float(), text.bfloat16().float(), skel_labels, text_labels)["loss"]
+        inside = loss_fn.logits(skel, text)  # what autocast alone would give: bf16
+    assert inside.dtype == torch.bfloat16  # the hazard is real
+    assert got.dtype == torch.float32
+    # inputs rounded to bf16 (as features under autocast are), but every operation after them in float32
+    ref_rounded = loss_fn(skel.bfloat16().float(), text.bfloat16().float(), skel_labels, text_labels)["loss"]
+    torch.testing.assert_close(got, ref_rounded, rtol=1e-6, atol=1e-6)
+    assert abs(float(got) - float(ref)) < 1e-2

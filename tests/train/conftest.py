@@ -57,9 +57,12 @@ def synthetic_npz(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def tiny_config_text(data_path: Path, epochs: int = 2) -> str:
-    """A config for a seconds-long run on the synthetic data (tiny CTR-GCN, T=8)."""
-    return f"""
+def tiny_config_text(data_path: Path, epochs: int = 2, mc: tuple[Path, Path] | None = None) -> str:
+    """A config for a seconds-long run on the synthetic data (tiny CTR-GCN, T=8); with ``mc`` (a store and
+    its embedding cache, :func:`tiny_store`) GSP-MC is on."""
+    gsp = "" if mc is None else (f"mc: {{enabled: true, alpha: 0.5, options: {{store: {str(mc[0])!r}, "
+                                 f"cache: {str(mc[1])!r}, encoder: minilm, embed_missing: false}}}}\n")
+    return gsp + f"""
 name: tiny
 data: {{dataset: traduttore, path: {str(data_path)!r}, protocol: traduttore-xsigner, fold: TheCamNelson}}
 input: {{layout: gspmc-55, window: 8, stream: joint, normalize: shoulders}}
@@ -72,11 +75,12 @@ trainer: {{seed: 0, accelerator: cpu, devices: "1", progress_bar: false, eval_ba
 
 @pytest.fixture()
 def make_tiny_config(tmp_path: Path, synthetic_npz: Path):
-    """``make_tiny_config(epochs=2, data_path=None) -> Path`` of a tiny config file on the synthetic data."""
+    """``make_tiny_config(epochs=2, data_path=None, mc=None) -> Path`` of a tiny config file on the synthetic
+    data (``mc``: GSP-MC on with that store and cache)."""
 
-    def make(epochs: int = 2, data_path: Path | None = None) -> Path:
-        path = tmp_path / f"tiny_{epochs}.yaml"
-        path.write_text(tiny_config_text(data_path or synthetic_npz, epochs=epochs))
+    def make(epochs: int = 2, data_path: Path | None = None, mc: tuple[Path, Path] | None = None) -> Path:
+        path = tmp_path / f"tiny_{epochs}{'_mc' if mc else ''}.yaml"
+        path.write_text(tiny_config_text(data_path or synthetic_npz, epochs=epochs, mc=mc))
         return path
 
     return make

@@ -36,14 +36,17 @@ def _assert_same_final_state(resumed: Path, straight: Path) -> None:
     for k, state in b["optimizer_states"][0]["state"].items():
         torch.testing.assert_close(a["optimizer_states"][0]["state"][k]["momentum_buffer"],
                                    state["momentum_buffer"], rtol=1e-5, atol=1e-6)
+    if "gspmc_text_generator" in b:  # GSP-MC: the text sampler is where the uninterrupted run's is
+        assert torch.equal(a["gspmc_text_generator"], b["gspmc_text_generator"])
     for k, v in _load(straight / "best.ckpt")["state_dict"].items():  # the same epoch was selected
         torch.testing.assert_close(_load(resumed / "best.ckpt")["state_dict"][k], v, rtol=1e-5, atol=1e-6)
 
 
-@pytest.fixture()
-def straight(tmp_path: Path, make_tiny_config) -> tuple[Path, Path]:
-    """(config, folder of the same run never interrupted)."""
-    config = make_tiny_config(epochs=3)
+@pytest.fixture(params=["ce", "gspmc"])
+def straight(request: pytest.FixtureRequest, tmp_path: Path, make_tiny_config, tiny_store) -> tuple[Path, Path]:
+    """(config, folder of the same run never interrupted): cross-entropy, and GSP-MC (whose text sampler
+    draws from its own generator: its state must be in the checkpoint for the resume to match)."""
+    config = make_tiny_config(epochs=3, mc=tiny_store if request.param == "gspmc" else None)
     out = tmp_path / "straight"
     assert main(["fit", "--config", str(config), "--out", str(out)]) == 0
     return config, out

@@ -99,9 +99,11 @@ class MultiPositiveContrastive(nn.Module):
         """
         if skel.ndim != 2 or text.ndim != 2 or skel.shape[1] != text.shape[1]:
             raise ValueError(f"expected skel (B, d) and text (M, d), got {tuple(skel.shape)} and {tuple(text.shape)}")
-        logits = self.logits(skel, text.to(skel.dtype))  # (B, M)
-        if logits.dtype in (torch.float16, torch.bfloat16):  # softmax / log of targets in float32 under AMP
-            logits = logits.float()
+        # cosines / tau in float32 even under autocast: with tau = 0.1, bf16's 8-bit mantissa would put
+        # ~0.04 of error into every logit before the softmax
+        dtype = torch.promote_types(torch.promote_types(skel.dtype, text.dtype), torch.float32)  # >= float32
+        with torch.autocast(device_type=skel.device.type, enabled=False):
+            logits = self.logits(skel.to(dtype), text.to(dtype))  # (B, M)
         pos, p_s2t, p_t2s = multi_positive_targets(skel_labels, text_labels, logits.dtype)
         rows = pos.any(dim=1)  # (B,)
         cols = pos.any(dim=0)  # (M,)

@@ -97,7 +97,7 @@ class MCOptions:
     part_map: dict[str, str | None] = field(default_factory=dict)  # overrides of default_part_map
     shared_texts: str = "merge"  # texts several signs share: merge (positive of all) | drop | keep
     merge_cosine: float | None = None  # also treat texts at least this cosine-similar as one text
-    seed: int = 0  # seed of the objective's own text-sampling generator
+    seed: int = 0  # offset of the text-sampling generator's seed (the run's trainer.seed is the seed)
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> MCOptions:
@@ -127,6 +127,11 @@ class MCOptions:
                                                   and 0 < opts.merge_cosine <= 1):
             raise ConfigError(f"mc.merge_cosine: a cosine in (0, 1] or null, got {opts.merge_cosine!r}")
         return opts
+
+
+def text_seed(run_seed: int, offset: int = 0) -> int:
+    """The text sampler's seed: the run's seed, moved by ``mc.options.seed`` (0: the run's seed itself)."""
+    return int(run_seed) + 1_000_003 * int(offset)
 
 
 class GSPMCObjective(nn.Module):
@@ -221,6 +226,14 @@ class GSPMCObjective(nn.Module):
     def active_terms(self) -> list[str]:
         """Names of the terms this objective can produce (``global``, ``synonym``, ``part_<name>``)."""
         return list(self.global_kinds) + [f"part_{p}" for p in self.part_terms]
+
+    def generator_state(self) -> Tensor:
+        """The text sampler's state (a uint8 tensor): saved in checkpoints, so a resumed run draws on."""
+        return self._generator.get_state()
+
+    def set_generator_state(self, state: Tensor) -> None:
+        """Restore :meth:`generator_state` (on resume)."""
+        self._generator.set_state(state)
 
     def sample_texts(self, kind: str, labels: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """One text of kind ``global`` / ``synonym`` per sample whose sign has one, drawn uniformly.
@@ -332,6 +345,7 @@ class GSPMCObjective(nn.Module):
         alpha: float = 0.5,
         base_dir: str | Path | None = None,
         progress: bool = False,
+        seed: int = 0,
     ) -> GSPMCObjective:
         """Build the objective from the ``mc`` options (the fields of :class:`MCOptions`).
 
@@ -344,6 +358,8 @@ class GSPMCObjective(nn.Module):
             alpha: Eq. 12 weight used by :meth:`total` (the training config's ``mc.alpha``).
             base_dir: folder that relative ``store`` / ``cache`` paths resolve against (default: cwd).
             progress: show a progress bar if texts must be embedded.
+            seed: the run's seed (``trainer.seed``); the text sampler is seeded from it and the
+                options' ``seed`` offset, so runs of different seeds draw different texts.
         """
         from gspmc.text.bank import load_text_bank
 
@@ -356,4 +372,4 @@ class GSPMCObjective(nn.Module):
                               progress=progress)
         return cls(bank, feature_dim, model_parts, terms=opts.terms, part_map=opts.part_map,
                    shared_texts=opts.shared_texts, merge_cosine=opts.merge_cosine, tau=opts.tau,
-                   learnable_tau=opts.learnable_tau, alpha=alpha, seed=opts.seed)
+                   learnable_tau=opts.learnable_tau, alpha=alpha, seed=text_seed(seed, opts.seed))

@@ -21,6 +21,9 @@ from gspmc.inference.checkpoint import checkpoint_meta
 from gspmc.train.config import Config, config_from_dict
 
 
+TEXT_GENERATOR_KEY = "gspmc_text_generator"  # checkpoint entry: GSP-MC's text-sampling generator state
+
+
 def resolve_model_config(cfg: Config) -> Any:
     """The profile's ModelConfig with the config's overrides applied; ``in_channels`` follows the
     input pipeline (``cfg.input.channels``: 3, or 5 with ``input.hand_frame``)."""
@@ -55,7 +58,7 @@ def build_objective(cfg: Config, classes: list[str], layout: Any, feature_dim: i
     from gspmc.losses import GSPMCObjective
 
     return GSPMCObjective.from_config(dict(cfg.mc.options), classes=list(classes), layout=layout,
-                                      feature_dim=feature_dim, alpha=cfg.mc.alpha)
+                                      feature_dim=feature_dim, alpha=cfg.mc.alpha, seed=cfg.trainer.seed)
 
 
 class RecognitionModule(L.LightningModule):
@@ -158,3 +161,9 @@ class RecognitionModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["gspmc"] = checkpoint_meta(self.config_dict, self.classes, self.model_cfg,
                                               epoch=checkpoint.get("epoch", self.current_epoch))
+        if self.objective is not None:  # the text sampler draws on after a resume as it would have
+            checkpoint[TEXT_GENERATOR_KEY] = self.objective.generator_state()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self.objective is not None and TEXT_GENERATOR_KEY in checkpoint:
+            self.objective.set_generator_state(checkpoint[TEXT_GENERATOR_KEY])
