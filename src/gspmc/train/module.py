@@ -20,7 +20,6 @@ from torch import nn
 from gspmc.inference.checkpoint import checkpoint_meta
 from gspmc.train.config import Config, config_from_dict
 
-
 TEXT_GENERATOR_KEY = "gspmc_text_generator"  # checkpoint entry: GSP-MC's text-sampling generator state
 
 
