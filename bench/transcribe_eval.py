@@ -24,14 +24,22 @@ import itertools
 import json
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from gspmc.apps.segments import score_segments
-from gspmc.apps.spotting import SpotConfig, Transcriber, WindowScore, per_window_baseline, spot, window_scores
+from gspmc.apps.spotting import (
+    HandJoints,
+    SpotConfig,
+    Transcriber,
+    WindowScore,
+    per_window_baseline,
+    spot,
+    window_cues,
+    window_scores,
+)
 from gspmc.apps.streams import (
     StreamConfig,
     boundary_f1,
@@ -53,10 +61,16 @@ def ci(values: list[float]) -> dict:
 
 
 def cached_scores(pred: Predictor, stream, layout: str, path: Path) -> list[WindowScore]:
+    """Window scores of a stream; the model's probabilities are cached, the hand cues recomputed."""
     if path.is_file():
         z = np.load(path)
-        return [WindowScore(int(t), p, float(a), float(r), bool(o))
-                for t, p, a, r, o in zip(z["t"], z["probs"], z["act"], z["pres"], z["obs"], strict=True)]
+        joints = HandJoints.of(layout)
+        w = pred.scorers[0].input_cfg.window
+        out = []
+        for t, p, o in zip(z["t"], z["probs"], z["obs"], strict=True):
+            act, pres, recent = window_cues(stream.coords[t - w + 1:t + 1], stream.mask[t - w + 1:t + 1], joints)
+            out.append(WindowScore(int(t), p, act, pres, bool(o), recent))
+        return out
     ws = window_scores(pred, stream.coords, stream.mask, layout, stride=1)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, t=[w.t for w in ws], probs=np.stack([w.probs for w in ws]), act=[w.activity for w in ws],
@@ -68,13 +82,13 @@ def stride_view(ws: list[WindowScore], stride: int, window: int) -> list[WindowS
     return [w for w in ws if (w.t + 1 - window) % stride == 0]
 
 
-def grid() -> list[SpotConfig]:
-    """The thresholds tried (smooth and min_windows in frames: divided by the stride in choose())."""
+def grid(stride: int) -> list[SpotConfig]:
+    """The thresholds tried on the validation streams (smooth, min_windows, max_gap, switch in windows)."""
     out = []
-    for smooth, on, min_w, act, pres, gap in itertools.product(
-            (1, 3, 5), (0.3, 0.4, 0.5, 0.6, 0.7), (2, 3, 5), (0.0, 0.01, 0.02, 0.04), (0.0, 0.3, 0.6), (1, 3)):
-        out.append(SpotConfig(smooth=smooth, on=on, min_windows=min_w, min_activity=act, min_presence=pres,
-                              max_gap=gap))
+    for smooth, on, min_w, act, merge, gap, switch in itertools.product(
+            (1, 2, 3), (0.5, 0.6, 0.7, 0.8), (2, 3, 4), (0.0, 0.01, 0.02, 0.03), (0, 5, 10, 15), (1, 2), (2, 3)):
+        out.append(SpotConfig(smooth=smooth, on=on, min_windows=min_w, min_activity=act, merge_gap=merge,
+                              max_gap=gap, switch=switch, stride=stride))
     return out
 
 
@@ -92,9 +106,7 @@ def evaluate(cfg: SpotConfig, streams, classes, window: int) -> dict:
 
 def choose(streams, classes, window: int, max_delay: float, stride: int) -> tuple[SpotConfig, dict]:
     best, best_key = None, None
-    for cfg in grid():
-        cfg = replace(cfg, stride=stride, min_windows=max(1, int(np.ceil(cfg.min_windows / stride))),
-                      smooth=max(1, int(np.ceil(cfg.smooth / stride))))
+    for cfg in grid(stride):
         r = evaluate(cfg, streams, classes, window)
         d = np.nanmean(r["delay"]) if not np.all(np.isnan(r["delay"])) else np.inf
         key = (d <= max_delay, float(np.mean(r["f1"])), -float(np.mean(r["ger"])))

@@ -191,6 +191,17 @@ def test_spotter_flicker_and_gates() -> None:
                     CLASSES, 20, c) == []
 
 
+def test_same_sign_seen_again_right_after_is_suppressed() -> None:
+    """coffee, background, coffee again 6 frames after (a held final pose): one sign with merge_gap 10."""
+    labels = [1] * 6 + [0] * 20 + [1] * 6 + [0] * 4  # segments [3, 23) and [29, 49)
+    scores = [_ws(19 + i, c, 0.9) for i, c in enumerate(labels)]
+    base = SpotConfig(smooth=1, min_windows=3, max_gap=1)
+    two = spot(scores, CLASSES, 20, base)
+    assert [s.gloss for s in two] == ["coffee", "coffee"] and two[1].start - two[0].end < 10
+    assert [s.gloss for s in spot(scores, CLASSES, 20, SpotConfig(smooth=1, min_windows=3, max_gap=1,
+                                                                  merge_gap=10))] == ["coffee"]
+
+
 def test_cut_mid_sign_gives_a_partial_last_segment() -> None:
     cfg = SpotConfig(smooth=1, min_windows=3)
     found = spot([_ws(19 + i, 0, 0.9) for i in range(5)] + [_ws(24 + i, 2, 0.9) for i in range(4)],

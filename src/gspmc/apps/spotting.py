@@ -11,14 +11,18 @@ joints in shoulder widths per frame, and *presence*, the fraction of frames with
 1. temporal smoothing: the moving average of the last ``smooth`` probability vectors;
 2. the window's label is the smoothed argmax class when it is not the idle class (the data's idle class
    ``-`` where the model has one), its probability is >= ``on``, activity >= ``min_activity`` and
-   presence >= ``min_presence`` (and a hand is seen in at least one frame); else it is background;
+   presence >= ``min_presence`` (and a hand is seen in at least one frame) and the hands moved at least
+   ``min_recent`` over the window's last frames (a held final pose is not a new sign); else background;
 3. runs of one label make a sign (segment merging): up to ``max_gap`` background windows inside a run
    are tolerated, another class must hold ``switch`` windows to end the run (hysteresis: a one-window
    flicker does not split a sign); a run of fewer than ``min_windows`` windows is dropped (non-maximum
-   suppression in time: one segment per run);
+   suppression in time: one segment per run), and so is a run of the class just emitted that starts
+   less than ``merge_gap`` frames after that segment's end (the same sign, seen again);
 4. the segment's centre is the mean of the run's window centres weighted by probability^4 (the best
-   aligned windows dominate), its length ``length`` frames (default W); it is emitted once, when the
-   run ends, at the frame then current (the emission delay).
+   aligned windows dominate) plus ``shift`` (a window stays confident while the sign is still inside
+   it, so runs outlast signs: the offset is chosen on validation streams), its length ``length``
+   frames (default W); it is emitted once, when the run ends, at the frame then current (the
+   emission delay).
 
 At the end of the input a run still active is emitted with ``partial=True`` (cut mid-sign).
 Thresholds are chosen on streams composed from validation clips (:mod:`gspmc.apps.streams`).
@@ -50,7 +54,11 @@ class SpotConfig:
     switch: int = 3              # windows another class must hold to end a run
     min_activity: float = 0.0    # mean hand motion (shoulder widths / frame) a window needs
     min_presence: float = 0.0    # fraction of frames with a hand seen a window needs
+    min_recent: float = 0.0      # hand motion over the window's last RECENT frames a window needs (holds)
+    merge_gap: int = 0           # a run of the class just emitted starting < this many frames after its end
+                                 # is the same sign (suppressed)
     length: int | None = None    # segment length in frames (None: the model window)
+    shift: float = 0.0           # frames added to the segment centre (runs outlast a sign: chosen on validation)
     stride: int = 1              # score a window every N frames
 
     def to_json(self) -> dict:
@@ -81,8 +89,12 @@ class HandJoints:
         return cls(moving, hands, sh)
 
 
-def window_cues(coords: np.ndarray, mask: np.ndarray, joints: HandJoints) -> tuple[float, float]:
-    """(activity, presence) of one window: coords (W, V, D), mask (W, V) (module docstring)."""
+RECENT = 6  # frames at the end of a window whose hand motion tells a held pose from signing
+
+
+def window_cues(coords: np.ndarray, mask: np.ndarray, joints: HandJoints) -> tuple[float, float, float]:
+    """(activity, presence, recent activity) of one window: coords (W, V, D), mask (W, V): mean hand motion
+    over the window and over its last RECENT frames, in shoulder widths per frame (module docstring)."""
     presence = float(mask[:, joints.hands].any(1).mean()) if len(joints.hands) else 0.0
     scale = 1.0
     if joints.shoulders is not None:
@@ -95,9 +107,11 @@ def window_cues(coords: np.ndarray, mask: np.ndarray, joints: HandJoints) -> tup
     m = mask[:, joints.moving]  # (W, J)
     both = m[1:] & m[:-1]  # (W-1, J)
     if not both.any():
-        return 0.0, presence
+        return 0.0, presence, 0.0
     step = np.linalg.norm(c[1:] - c[:-1], axis=-1)  # (W-1, J)
-    return float(step[both].mean() / scale), presence
+    tail = both[-RECENT:]
+    recent = float(step[-RECENT:][tail].mean() / scale) if tail.any() else 0.0
+    return float(step[both].mean() / scale), presence, recent
 
 
 # --- window scores --------------------------------------------------------------------------------
@@ -108,6 +122,7 @@ class WindowScore:
     activity: float
     presence: float
     observed: bool         # anything seen in the window
+    recent: float = 0.0    # hand motion over the window's last RECENT frames
 
 
 class WindowScorer:
@@ -136,12 +151,12 @@ class WindowScorer:
     def score_held(self) -> WindowScore:
         """Score the frames held now (fewer than the window at the very start of a short input)."""
         c, m, s = (np.stack(x) for x in zip(*self._frames, strict=True))  # (w, V, D), (w, V), (w, V)
-        activity, presence = window_cues(c, m, self.joints)
+        activity, presence, recent = window_cues(c, m, self.joints)
         if not m.any():
             probs = np.zeros(len(self.predictor.classes))
-            return WindowScore(self.t, probs, activity, presence, False)
+            return WindowScore(self.t, probs, activity, presence, False, recent)
         probs = self.predictor.probabilities(c, m, self.layout, score=s)
-        return WindowScore(self.t, probs, activity, presence, True)
+        return WindowScore(self.t, probs, activity, presence, True, recent)
 
 
 def window_scores(predictor: Predictor, coords: np.ndarray, mask: np.ndarray, layout: str,
@@ -163,9 +178,9 @@ def window_scores(predictor: Predictor, coords: np.ndarray, mask: np.ndarray, la
         probs = fuse(per_model, predictor.weights)  # (B, K)
         for i, t in enumerate(chunk):
             m = mask[t - size + 1:t + 1]
-            act, pres = window_cues(coords[t - size + 1:t + 1], m, joints)
+            act, pres, recent = window_cues(coords[t - size + 1:t + 1], m, joints)
             seen = bool(m.any())
-            out.append(WindowScore(t, probs[i] if seen else np.zeros(probs.shape[1]), act, pres, seen))
+            out.append(WindowScore(t, probs[i] if seen else np.zeros(probs.shape[1]), act, pres, seen, recent))
     return out
 
 
@@ -204,9 +219,10 @@ class Spotter:
         self._cand: _Run | None = None
         self._miss = 0
         self.last_t = -1
+        self._last: Segment | None = None  # the last segment emitted (same-sign suppression)
 
     def _segment(self, run: _Run, emitted: int, partial: bool = False) -> Segment:
-        centre = run.swc / run.sw if run.sw > 0 else run.last - (self.window - 1) / 2
+        centre = (run.swc / run.sw if run.sw > 0 else run.last - (self.window - 1) / 2) + self.cfg.shift
         start = max(0, int(np.floor(centre - (self.length - 1) / 2 + 0.5 + 1e-6)))  # half up, float-safe
         end = start + self.length
         if partial:
@@ -215,9 +231,14 @@ class Spotter:
 
     def _close(self, t: int) -> list[Segment]:
         run, self._run, self._miss = self._run, None, 0
-        if run is not None and run.n >= self.cfg.min_windows:
-            return [self._segment(run, t)]
-        return []
+        if run is None or run.n < self.cfg.min_windows:
+            return []
+        seg = self._segment(run, t)
+        last = self._last
+        if last is not None and last.gloss == seg.gloss and seg.start < last.end + self.cfg.merge_gap:
+            return []  # the same sign again (e.g. its final pose held): suppressed
+        self._last = seg
+        return [seg]
 
     def step(self, ws: WindowScore) -> list[Segment]:
         """One window score -> the segments that end now (usually none)."""
@@ -229,7 +250,7 @@ class Spotter:
         c = int(np.argmax(smoothed))
         s = float(smoothed[c])
         active = (ws.observed and c != self.idle and s >= cfg.on and ws.activity >= cfg.min_activity
-                  and ws.presence > 0 and ws.presence >= cfg.min_presence)
+                  and ws.presence > 0 and ws.presence >= cfg.min_presence and ws.recent >= cfg.min_recent)
         out: list[Segment] = []
         run = self._run
         if run is None:
