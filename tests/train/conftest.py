@@ -111,3 +111,10 @@ def tiny_store(tmp_path: Path) -> tuple[Path, Path]:
     cache = tmp_path / "asl.emb.npz"
     save_cache(cache, EmbeddingCache(get_text_encoder("minilm").id, np.asarray([text_hash(t) for t in texts]), emb))
     return store, cache
+
+
+@pytest.fixture(scope="session")
+def synthetic_builders() -> tuple:
+    """``(synthetic_mp_data, tiny_config_text, CLASSES)`` for tests that build their own variants
+    (test modules are not importable packages)."""
+    return synthetic_mp_data, tiny_config_text, CLASSES

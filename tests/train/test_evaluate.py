@@ -105,6 +105,16 @@ def test_score_file_round_trip_and_alignment(tmp_path) -> None:
     other = ScoreFile(sf.scores, LABELS, np.array(["w", "x", "y", "q"]), CLASSES)
     with pytest.raises(DataError, match="clip ids differ"):
         align_scores([sf, other], ["a", "b"])
+    # the same classes in another order: matched by name, identical matrices
+    order = [3, 1, 5, 0, 2, 4]
+    reordered = ScoreFile(sf.scores[:, order], np.asarray([order.index(y) for y in LABELS]), sf.ids,
+                          [CLASSES[i] for i in order])
+    mats, labels = align_scores([sf, reordered], ["a", "b"])
+    np.testing.assert_array_equal(mats[1], mats[0])
+    np.testing.assert_array_equal(labels, LABELS)
+    renamed = ScoreFile(sf.scores, LABELS, sf.ids, [*CLASSES[:-1], "zz"])
+    with pytest.raises(DataError, match="cannot fuse.*the data has \\['f'\\]"):
+        align_scores([sf, renamed], ["a", "b"])
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
     with pytest.raises(DataError, match="bad.npz"):
         load_scores(tmp_path / "bad.npz")

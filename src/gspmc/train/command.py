@@ -38,6 +38,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override the data section of the checkpoint's config (e.g. data.path=...)")
     p.add_argument("--out", help="where scores and the report go (default: next to the first checkpoint)")
+    p.add_argument("--shared-classes", action="store_true",
+                   help="when the checkpoint's classes and the data's differ, score only the classes both have "
+                   "(default: refuse; the same classes in another order are always matched by name)")
     p.set_defaults(func=run_test)
 
     p = subparsers.add_parser("demo", help="train + evaluate the demo config on the default data")
@@ -166,12 +169,16 @@ def run_test(args: argparse.Namespace) -> int:
         if clips is None:
             clips, first_data = dm.clips, cfg.data
         sub = out / (f"{i}_{ckpt.stem}" if len(ckpts) > 1 else "")
-        reports = evaluate_checkpoint(ckpt, dm, sub, splits=splits, config=raw)
+        reports = evaluate_checkpoint(ckpt, dm, sub, splits=splits, config=raw, shared=args.shared_classes)
         for split in splits:
             split_files[split].append(sub / f"scores_{split}.npz")
         r = reports[args.split]
         print(f"{ckpt}: {args.split} top-1 {100 * r['metrics']['top1']:.1f}% "
               f"(fold {cfg.data.fold}, stream {cfg.input.stream}, {r['counts']['clips']} clips)")
+        if "shared_classes" in r:
+            sc = r["shared_classes"]
+            print(f"  scored on the {sc['scored']} classes the checkpoint and the data share (--shared-classes); "
+                  f"not scored: data only {sc['data_only']}, model only {sc['model_only']}")
     if len(ckpts) > 1:
         files = [load_scores(p) for p in split_files[args.split]]
         mats, labels = align_scores(files, [str(p) for p in split_files[args.split]])

@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from gspmc.errors import DataError
+from gspmc.errors import ConfigError, DataError
+from gspmc.inference.classes import align_classes
 from gspmc.inference.metrics import compute_metrics, confusion_matrix, predictions, topk_accuracy
 from gspmc.inference.scores import fuse
 from gspmc.io import atomic_write, write_json, write_npz
@@ -93,19 +94,26 @@ def load_scores(path: str | os.PathLike[str]) -> ScoreFile:
 
 
 def align_scores(files: Sequence[ScoreFile], names: Sequence[str]) -> tuple[list[np.ndarray], np.ndarray]:
-    """Check that score files cover the same clips/classes and return their matrices in one clip order."""
+    """Check that score files cover the same clips and classes and return their matrices in one clip
+    order and the first file's class order (another order of the same classes is matched by name;
+    another class set is refused: :func:`gspmc.inference.classes.align_classes`)."""
     ref = files[0]
     order_ref = np.argsort(ref.ids, kind="stable")
     out = []
     for sf, name in zip(files, names, strict=True):
-        if list(sf.classes) != list(ref.classes):
-            raise DataError(name, "class list differs from the first score file; cannot fuse")
+        try:
+            alignment = align_classes(sf.classes, ref.classes, where=f"{name} (against the first score file)")
+        except ConfigError as err:
+            raise DataError(name, f"cannot fuse: {err}") from None
         if sorted(sf.ids.tolist()) != sorted(ref.ids.tolist()):
             raise DataError(name, "clip ids differ from the first score file; cannot fuse")
         order = np.argsort(sf.ids, kind="stable")
-        if not np.array_equal(sf.labels[order], ref.labels[order_ref]):
+        column = {c: i for i, c in enumerate(sf.classes)}
+        cols = np.asarray([column[c] for c in ref.classes], np.int64)  # this file's column of each ref class
+        labels = cols.argsort()[sf.labels] if alignment.reordered else sf.labels  # into ref's class indices
+        if not np.array_equal(labels[order], ref.labels[order_ref]):
             raise DataError(name, "labels differ from the first score file for the same clip ids")
-        out.append(sf.scores[order])
+        out.append(sf.scores[order][:, cols])
     return out, ref.labels[order_ref]
 
 

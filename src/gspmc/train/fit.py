@@ -24,8 +24,11 @@ import torch
 
 from gspmc.errors import ConfigError, DataError
 from gspmc.faults import armed
+from gspmc.inference.checkpoint import load_recognizer
+from gspmc.inference.classes import align_classes
 from gspmc.io import read_json, remove_stale_temps, write_json, write_text
 from gspmc.train.config import Config, config_from_dict, config_to_dict, dump_config
+from gspmc.train.evaluate import ScoreFile, evaluate_scores, save_scores
 
 RESULT_FILE = "result.json"
 # config keys that may change between a run and its resume: run-time settings, and optim.epochs
@@ -85,24 +88,28 @@ def predict_split(recognizer: Any, dataset: Any, batch_size: int) -> tuple[np.nd
 
 
 def evaluate_checkpoint(ckpt: Path, dm: Any, out: Path, splits: tuple[str, ...] = ("val", "test"),
-                        config: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Score a checkpoint on the data module's splits; write scores_*.npz, report_*.json, confusion_*.png."""
-    from gspmc.inference.checkpoint import load_recognizer
-    from gspmc.train.evaluate import ScoreFile, evaluate_scores, save_scores
+                        config: dict[str, Any] | None = None, shared: bool = False) -> dict[str, Any]:
+    """Score a checkpoint on the data module's splits; write scores_*.npz, report_*.json, confusion_*.png.
 
+    The checkpoint's classes are matched to the data's by name (:func:`gspmc.inference.classes.align_classes`):
+    another order is remapped, another set refused unless ``shared`` (then only the shared classes are
+    scored, and the reports say so).
+    """
     rec = load_recognizer(ckpt)
+    alignment = align_classes(rec.classes, dm.classes, shared=shared, where=str(ckpt))
     ids = np.asarray(dm.clips.ids())
     reports = {}
     for split in splits:
         idx = np.asarray(getattr(dm.split, split))
         ds = getattr(dm, f"{split}_set")
-        scores, labels = predict_split(rec, ds, dm.cfg.trainer.eval_batch_size)
-        sf = ScoreFile(scores=scores, labels=labels, ids=ids[idx], classes=list(rec.classes))
+        scores, labels = predict_split(rec, ds, dm.cfg.trainer.eval_batch_size)  # labels: data indices
+        scores, labels, kept = alignment.apply(scores, labels)
+        sf = ScoreFile(scores=scores, labels=labels, ids=ids[idx][kept], classes=list(alignment.classes))
         save_scores(out / f"scores_{split}.npz", sf)
         reports[split] = evaluate_scores(
             sf, out, split, config=config or rec.config, checkpoints=[str(ckpt)],
             extra={"fold": dm.cfg.data.fold, "protocol": dm.cfg.data.protocol, "epoch": rec.epoch,
-                   "signer_independent": dm.cfg.data.protocol.endswith("xsigner")},
+                   "signer_independent": dm.cfg.data.protocol.endswith("xsigner"), **alignment.report()},
         )
     return reports
 
