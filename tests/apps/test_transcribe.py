@@ -202,6 +202,19 @@ def test_same_sign_seen_again_right_after_is_suppressed() -> None:
                                                                   merge_gap=10))] == ["coffee"]
 
 
+def test_nms_keeps_the_overlapping_sign_with_more_evidence() -> None:
+    """A 3-window tea run at the start of an 8-window coffee run: both without NMS, coffee only with it,
+    emitted once nothing can overlap it any more (its end + one window)."""
+    labels = [2] * 3 + [1] * 8 + [0] * 30
+    scores = [_ws(19 + i, c, 0.9) for i, c in enumerate(labels)]
+    cfg = SpotConfig(smooth=1, min_windows=3, max_gap=1, switch=2)
+    assert [s.gloss for s in spot(scores, CLASSES, 20, cfg)] == ["tea", "coffee"]
+    sp = Spotter(CLASSES, 20, SpotConfig(smooth=1, min_windows=3, max_gap=1, switch=2, nms_iou=0.01))
+    out = [seg for ws in scores for seg in sp.step(ws)]
+    assert [s.gloss for s in out] == ["coffee"] and sp.finish() == []
+    assert out[0].emitted == out[0].end + 20 and not out[0].partial
+
+
 def test_cut_mid_sign_gives_a_partial_last_segment() -> None:
     cfg = SpotConfig(smooth=1, min_windows=3)
     found = spot([_ws(19 + i, 0, 0.9) for i in range(5)] + [_ws(24 + i, 2, 0.9) for i in range(4)],

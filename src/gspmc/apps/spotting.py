@@ -17,7 +17,10 @@ joints in shoulder widths per frame, and *presence*, the fraction of frames with
    are tolerated, another class must hold ``switch`` windows to end the run (hysteresis: a one-window
    flicker does not split a sign); a run of fewer than ``min_windows`` windows is dropped (non-maximum
    suppression in time: one segment per run), and so is a run of the class just emitted that starts
-   less than ``merge_gap`` frames after that segment's end (the same sign, seen again);
+   less than ``merge_gap`` frames after that segment's end (the same sign, seen again); with
+   ``nms_iou`` > 0, of two overlapping segments of different glosses only the one with the larger run
+   mass (sum of its class probability) is kept: a segment is then held until the next run ends or
+   nothing can overlap it any more (more delay: the mode for files, not for live);
 4. the segment's centre is the mean of the run's window centres weighted by probability^4 (the best
    aligned windows dominate) plus ``shift`` (a window stays confident while the sign is still inside
    it, so runs outlast signs: the offset is chosen on validation streams), its length ``length``
@@ -36,7 +39,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from gspmc.apps.segments import Segment
+from gspmc.apps.segments import Segment, temporal_iou
 from gspmc.errors import ConfigError
 from gspmc.inference.predictor import Predictor, model_input
 from gspmc.inference.scores import fuse
@@ -59,6 +62,8 @@ class SpotConfig:
                                  # is the same sign (suppressed)
     length: int | None = None    # segment length in frames (None: the model window)
     shift: float = 0.0           # frames added to the segment centre (runs outlast a sign: chosen on validation)
+    nms_iou: float = 0.0         # > 0: of two overlapping signs (IoU >= this) keep the one with more evidence;
+                                 # a sign then waits for its successor (more delay; for files, not live)
     stride: int = 1              # score a window every N frames
 
     def to_json(self) -> dict:
@@ -193,9 +198,11 @@ class _Run:
     last: int = -1
     sw: float = 0.0
     swc: float = 0.0
+    mass: float = 0.0  # sum of the class probability over the run: the evidence NMS compares
 
     def add(self, t: int, s: float, centre: float) -> None:
         w = s**4
+        self.mass += s
         self.n += 1
         self.peak = max(self.peak, s)
         self.last = t
@@ -220,6 +227,7 @@ class Spotter:
         self._miss = 0
         self.last_t = -1
         self._last: Segment | None = None  # the last segment emitted (same-sign suppression)
+        self._pending: tuple[Segment, float] | None = None  # nms_iou > 0: the sign waiting for its successor
 
     def _segment(self, run: _Run, emitted: int, partial: bool = False) -> Segment:
         centre = (run.swc / run.sw if run.sw > 0 else run.last - (self.window - 1) / 2) + self.cfg.shift
@@ -233,10 +241,33 @@ class Spotter:
         run, self._run, self._miss = self._run, None, 0
         if run is None or run.n < self.cfg.min_windows:
             return []
-        seg = self._segment(run, t)
-        last = self._last
-        if last is not None and last.gloss == seg.gloss and seg.start < last.end + self.cfg.merge_gap:
+        return self._offer(self._segment(run, t), run.mass, t)
+
+    def _offer(self, seg: Segment, mass: float, t: int) -> list[Segment]:
+        """A finished run's segment -> what to emit now (same-sign suppression, then NMS)."""
+        prev = self._pending[0] if self._pending is not None else self._last
+        if prev is not None and prev.gloss == seg.gloss and seg.start < prev.end + self.cfg.merge_gap:
             return []  # the same sign again (e.g. its final pose held): suppressed
+        if self.cfg.nms_iou <= 0:
+            self._last = seg
+            return [seg]
+        out: list[Segment] = []
+        if self._pending is not None:
+            held, held_mass = self._pending
+            if temporal_iou(held, seg) >= self.cfg.nms_iou:
+                if held_mass >= mass:
+                    return []  # the waiting sign has more evidence: the new one is dropped
+                self._pending = (seg, mass)  # the new one wins; the waiting one is dropped
+                return []
+            out = self._release(t)
+        self._pending = (seg, mass)
+        return out
+
+    def _release(self, t: int) -> list[Segment]:
+        if self._pending is None:
+            return []
+        seg = replace(self._pending[0], emitted=t)
+        self._pending = None
         self._last = seg
         return [seg]
 
@@ -254,6 +285,8 @@ class Spotter:
         out: list[Segment] = []
         run = self._run
         if run is None:
+            if self._pending is not None and not active and ws.t >= self._pending[0].end + self.window:
+                out = self._release(ws.t)  # any later sign starts after this one ends
             if active:
                 self._run = _Run(c)
                 self._run.add(ws.t, s, centre)
@@ -281,11 +314,11 @@ class Spotter:
         """End of input: a run still active is emitted as a partial segment."""
         run = self._run
         if run is None:
-            return []
+            return self._release(self.last_t)
         if self._miss == 0:
             self._run = None
-            return [self._segment(run, self.last_t, partial=True)]
-        return self._close(self.last_t)
+            return self._release(self.last_t) + [self._segment(run, self.last_t, partial=True)]
+        return self._close(self.last_t) + self._release(self.last_t)
 
 
 def spot(scores: Iterable[WindowScore], classes: Sequence[str], window: int,
