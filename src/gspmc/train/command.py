@@ -134,6 +134,7 @@ def run_demo(args: argparse.Namespace) -> int:
 def run_test(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from gspmc.inference.scores import fuse
     from gspmc.io import write_json
     from gspmc.train.config import apply_override, config_from_dict
     from gspmc.train.datamodule import SkeletonDataModule
@@ -141,7 +142,6 @@ def run_test(args: argparse.Namespace) -> int:
         ScoreFile,
         align_scores,
         evaluate_scores,
-        fuse_scores,
         load_scores,
         tune_fusion_weights,
     )
@@ -188,7 +188,7 @@ def run_test(args: argparse.Namespace) -> int:
                                            [str(p) for p in split_files["val"]])
             weights = tune_fusion_weights(val, val_labels)
         weights = list(weights) if weights else [1.0] * len(ckpts)
-        fused = fuse_scores(mats, weights)
+        fused = fuse(mats, weights)
         ids = np.sort(files[0].ids)
         report = evaluate_scores(
             ScoreFile(fused.astype(np.float32), labels, ids, files[0].classes), out, args.split,
