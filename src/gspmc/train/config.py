@@ -28,6 +28,7 @@ from gspmc.paths import package_path
 from gspmc.pose.transforms import AugmentConfig, InputConfig
 
 STREAMS = ("joint", "bone", "joint_motion", "bone_motion")
+OPTIMIZERS = ("sgd", "adamw")
 CONFIG_DIR = package_path("configs")  # the shipped configs (package data)
 STORE_DIR = package_path("descriptions")  # the shipped description stores (package data)
 
@@ -46,6 +47,9 @@ class DataConfig:
     val_fraction: float = 0.1  # generic protocols: share of the training side carved out for validation
     split_seed: int = 0  # seeds the validation carve-out; the same for every training seed
     val_group: str | None = None  # leave-one-group-out: validate on this training-side group instead
+    per_class: int | None = None  # data-efficiency runs: at most k training clips per class (None: all)
+    per_class_seed: int | None = None  # the subset's seed (None: trainer.seed; CE and GSP-MC of a seed share it)
+    match_steps: bool = True  # with per_class: an epoch draws as many clips as the full training split
     window_from_data: bool = False  # set by `input.window: auto`: T = the clips' median frame count
     options: dict[str, Any] = field(default_factory=dict)  # extra reader arguments (e.g. label files, pattern)
 
@@ -72,6 +76,10 @@ class OptimConfig:
     milestones: tuple[int, ...] = (90, 100)  # epochs at which lr is multiplied by gamma
     gamma: float = 0.1
     label_smoothing: float = 0.0  # cross-entropy label smoothing (off by default)
+    name: str = "sgd"  # "sgd" (Nesterov; decay on every weight) | "adamw" (decoupled; no decay on biases, norms)
+    mixup: float = 0.0  # mixup on every batch, lam ~ Beta(a, a) with this a (0: off); labels mixed alike
+    awp: float = 0.0  # adversarial weight perturbation, relative size gamma (0: off)
+    awp_epoch: int = 0  # first (0-based) epoch with AWP on
 
 
 @dataclass
@@ -256,6 +264,10 @@ def validate(cfg: Config) -> None:
         (0 < o.gamma <= 1, "optim.gamma", f"must be in (0, 1], got {o.gamma}"),
         (0 <= o.momentum < 1, "optim.momentum", f"must be in [0, 1), got {o.momentum}"),
         (0 <= o.label_smoothing < 1, "optim.label_smoothing", f"must be in [0, 1), got {o.label_smoothing}"),
+        (o.name in OPTIMIZERS, "optim.name", f"must be one of {', '.join(OPTIMIZERS)}, got {o.name!r}"),
+        (o.mixup >= 0, "optim.mixup", f"must be >= 0, got {o.mixup}"),
+        (o.awp >= 0, "optim.awp", f"must be >= 0, got {o.awp}"),
+        (o.awp_epoch >= 0, "optim.awp_epoch", f"must be >= 0, got {o.awp_epoch}"),
         (list(o.milestones) == sorted(set(o.milestones)), "optim.milestones",
          f"must be strictly increasing, got {list(o.milestones)}"),
         (cfg.input.stream in STREAMS, "input.stream", f"must be one of {', '.join(STREAMS)}; got {cfg.input.stream!r}"),
@@ -282,6 +294,7 @@ def _data_checks(d: DataConfig) -> list[tuple[bool, str, str]]:
     return [
         (d.k >= 2, "data.k", f"must be >= 2, got {d.k}"),
         (0 <= d.val_fraction < 1, "data.val_fraction", f"must be in [0, 1), got {d.val_fraction}"),
+        (d.per_class is None or d.per_class >= 1, "data.per_class", f"must be >= 1 or null, got {d.per_class}"),
     ]
 
 

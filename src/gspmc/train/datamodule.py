@@ -166,9 +166,26 @@ class SkeletonDataModule(L.LightningDataModule):
             if len(getattr(self.split, name)) == 0 and name != "test":
                 raise DataError(self.cfg.data.path, f"{self.cfg.data.protocol}/{self.cfg.data.fold}: the {name} split is empty")
         seed = self.cfg.trainer.seed
-        self.train_set = make_dataset(self.cfg, self.clips, self.split.train, True, seed)
+        train = self.split.train
+        if self.cfg.data.per_class is not None:  # data-efficiency runs (issue 20): k clips per class
+            train = self._per_class(train)
+        self.train_set = make_dataset(self.cfg, self.clips, train, True, seed)
         self.val_set = make_dataset(self.cfg, self.clips, self.split.val, False, seed)
         self.test_set = make_dataset(self.cfg, self.clips, self.split.test, False, seed)
+
+    def _per_class(self, full: np.ndarray) -> np.ndarray:
+        """The k-per-class subset of the training split (``split.train`` becomes it); with
+        ``data.match_steps`` the training set lists it until it is as long as the full split, so the
+        run has the full split's optimisation steps per epoch (gspmc.data.subsets)."""
+        import dataclasses
+
+        from gspmc.data.subsets import per_class_subset, repeat_to
+
+        d = self.cfg.data
+        seed = self.cfg.trainer.seed if d.per_class_seed is None else d.per_class_seed
+        subset = per_class_subset(full, self.clips.labels(), int(d.per_class), int(seed))
+        self.split = dataclasses.replace(self.split, train=subset)
+        return repeat_to(subset, len(full)) if d.match_steps else subset
 
     @property
     def classes(self) -> list[str]:

@@ -1,10 +1,10 @@
-"""The Lightning module: CTR-GCN + cross-entropy (+ optional contrastive objective), SGD schedule.
+"""The Lightning module: the encoder (CTR-GCN or landmark) + cross-entropy (+ optional contrastive objective).
 
 Loss (Eq. 12 of GSP-MC): ``L = CE(classify(S_g), y) + alpha * L_multi`` where ``L_multi`` is
 computed by ``gspmc.losses.GSPMCObjective`` from the encoder's global and part features when
-``cfg.mc.enabled``; with it disabled the module is a plain cross-entropy CTR-GCN.
+``cfg.mc.enabled``; with it disabled the module is a plain cross-entropy recogniser.
 
-Optimisation (the paper's recipe): SGD with Nesterov momentum; learning rate rises linearly per
+Optimisation: SGD with Nesterov momentum (the paper's recipe) or AdamW (``optim.name``); learning rate rises linearly per
 step over ``warmup_epochs`` to ``lr``, then is multiplied by ``gamma`` at each epoch milestone.
 """
 
@@ -19,6 +19,7 @@ from torch import nn
 
 from gspmc.inference.checkpoint import checkpoint_meta
 from gspmc.train.config import Config, config_from_dict
+from gspmc.train.regularize import awp_deltas, mix, mixup_draw
 
 TEXT_GENERATOR_KEY = "gspmc_text_generator"  # checkpoint entry: GSP-MC's text-sampling generator state
 
@@ -60,6 +61,19 @@ def build_objective(cfg: Config, classes: list[str], layout: Any, feature_dim: i
                                       feature_dim=feature_dim, alpha=cfg.mc.alpha, seed=cfg.trainer.seed)
 
 
+def build_optimizer(module: nn.Module, o: Any) -> torch.optim.Optimizer:
+    """``optim.name``: "sgd", Nesterov momentum with weight decay on every parameter (CTR-GCN's recipe);
+    "adamw", decoupled weight decay on weight matrices / kernels only, none on biases and norm scales
+    (parameters with one dimension or none)."""
+    named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
+    if o.name == "adamw":
+        groups = [{"params": [p for _, p in named if p.dim() > 1], "weight_decay": o.weight_decay},
+                  {"params": [p for _, p in named if p.dim() <= 1], "weight_decay": 0.0}]
+        return torch.optim.AdamW(groups, lr=o.lr)
+    return torch.optim.SGD([p for _, p in named], lr=o.lr, momentum=o.momentum, nesterov=o.nesterov,
+                           weight_decay=o.weight_decay)
+
+
 class RecognitionModule(L.LightningModule):
     """Trains a CTR-GCN recogniser; hyper-parameters are the plain config dict and the class names."""
 
@@ -99,17 +113,30 @@ class RecognitionModule(L.LightningModule):
         """Logits (N, K) for inputs (N, C, T, V)."""
         return self.model(x)
 
-    def _loss(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+    def _loss(self, x: torch.Tensor, y: torch.Tensor, mixed: tuple[float, torch.Tensor] | None = None,
+              ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """Eq. 12 for a batch; with ``mixed = (lam, y_b)`` (mixup) every term is ``lam L(y) + (1 - lam) L(y_b)``
+        (gspmc.train.regularize: for the contrastive term this mixes its multi-positive targets)."""
         terms: dict[str, torch.Tensor] = {}
+        lam, y_b = mixed if mixed is not None else (1.0, y)
+
+        def both(fn: Any) -> Any:
+            return fn(y) if mixed is None else lam * fn(y) + (1.0 - lam) * fn(y_b)
+
         if self.objective is None:
             logits = self.model(x)  # (N, K)
-            loss = self.criterion(logits, y)
+            loss = both(lambda t: self.criterion(logits, t))
             terms["ce"] = loss.detach()
         else:
             feats = self.model.encode(x)
             logits = self.model.classify(feats.global_)  # (N, K)
-            ce = self.criterion(logits, y)
-            extra = self.objective(feats, y)
+            ce = both(lambda t: self.criterion(logits, t))
+            if mixed is None:
+                extra = self.objective(feats, y)
+            else:
+                ea, eb = self.objective(feats, y), self.objective(feats, y_b)
+                extra = {k: lam * ea[k] + (1.0 - lam) * eb[k] for k in ea.keys() & eb.keys()
+                         if torch.is_tensor(ea[k]) and ea[k].is_floating_point()}
             loss = ce + self.cfg.mc.alpha * extra["multi"]  # Eq. 12
             terms["ce"] = ce.detach()
             terms.update({k: v.detach().float() for k, v in extra.items()
@@ -118,7 +145,15 @@ class RecognitionModule(L.LightningModule):
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x, y = batch
-        loss, logits, terms = self._loss(x, y)
+        o = self.cfg.optim
+        mixed = None
+        if o.mixup > 0:  # drawn from (seed, step): nothing global is consumed, a resume redraws the same
+            lam, perm = mixup_draw(o.mixup, len(y), int(self.cfg.trainer.seed), int(self.global_step))
+            x = mix(x, lam, perm)
+            mixed = (lam, y[torch.as_tensor(perm, device=y.device)])
+        if o.awp > 0 and self.current_epoch >= o.awp_epoch:
+            self._awp_perturb(x, y, mixed)
+        loss, logits, terms = self._loss(x, y, mixed)
         n = len(y)
         acc = (logits.argmax(1) == y).float().mean()
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=n)
@@ -127,6 +162,33 @@ class RecognitionModule(L.LightningModule):
             self.log(f"train/{k}", v, on_step=False, on_epoch=True, batch_size=n)
         self.log("lr", self.optimizers().param_groups[0]["lr"], on_step=True, on_epoch=False, batch_size=n)
         return loss
+
+    def _awp_perturb(self, x: torch.Tensor, y: torch.Tensor, mixed: tuple[float, torch.Tensor] | None) -> None:
+        """AWP (gspmc.train.regularize): move each weight matrix of the model by gamma ||W|| g / ||g||, g the
+        gradient of this batch's loss; the training loss is then computed at the moved weights, and
+        :meth:`on_before_optimizer_step` moves them back before the step. The extra pass runs on a forked
+        RNG and the text sampler's state is restored, so the loss pass draws what it would without AWP."""
+        params = [p for p in self.model.parameters() if p.requires_grad and p.dim() > 1]
+        text_state = self.objective.generator_state() if self.objective is not None else None
+        with torch.random.fork_rng(devices=[]):
+            loss, _, _ = self._loss(x, y, mixed)
+        if text_state is not None:
+            self.objective.set_generator_state(text_state)
+        grads = torch.autograd.grad(loss, params, allow_unused=True)
+        deltas = awp_deltas(params, grads, self.cfg.optim.awp)
+        with torch.no_grad():
+            for p, d in zip(params, deltas, strict=True):
+                p.add_(d)
+        self._awp_applied = list(zip(params, deltas, strict=True))
+
+    def on_before_optimizer_step(self, optimizer: Any) -> None:
+        """Undo AWP's perturbation: the step applies the perturbed point's gradient to the weights."""
+        applied = getattr(self, "_awp_applied", None)
+        if applied:
+            with torch.no_grad():
+                for p, d in applied:
+                    p.sub_(d)
+            self._awp_applied = []
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         x, y = batch
@@ -137,7 +199,10 @@ class RecognitionModule(L.LightningModule):
                  batch_size=n, sync_dist=True)
 
     def on_train_epoch_start(self) -> None:
-        """Tell the training set which epoch it is, so augmentation differs per epoch (resumes exactly)."""
+        """Tell the training set which epoch it is, so augmentation differs per epoch (resumes exactly), and
+        the model, whose late dropout switches on at its epoch (the landmark backbone's set_epoch)."""
+        if hasattr(self.model, "set_epoch"):
+            self.model.set_epoch(self.current_epoch)
         dm = getattr(self.trainer, "datamodule", None)
         ds = getattr(dm, "train_set", None)
         if ds is not None and hasattr(ds, "set_epoch"):
@@ -145,9 +210,7 @@ class RecognitionModule(L.LightningModule):
 
     def configure_optimizers(self) -> dict[str, Any]:
         o = self.cfg.optim
-        params = [p for p in self.parameters() if p.requires_grad]  # weight decay on all, as in CTR-GCN
-        opt = torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov,
-                              weight_decay=o.weight_decay)
+        opt = build_optimizer(self, o)
         steps_per_epoch = max(1, math.ceil(self.trainer.estimated_stepping_batches / max(self.trainer.max_epochs, 1)))
         milestones, gamma, warmup = tuple(o.milestones), o.gamma, o.warmup_epochs
 
