@@ -50,7 +50,8 @@ def test_rows_file(tmp_path) -> None:
 def test_mean_std() -> None:
     m, s = grid.mean_std([0.5, 0.7, 0.9])
     assert m == pytest.approx(0.7) and s == pytest.approx(0.2)  # sample std (ddof=1)
-    assert grid.mean_std([0.4]) == (0.4, 0.0)
+    m, s = grid.mean_std([0.4])
+    assert m == 0.4 and np.isnan(s)  # one seed has no spread: never "± 0.0"
     assert all(np.isnan(grid.mean_std([])))
 
 
@@ -78,7 +79,10 @@ def test_aggregate_fake_runs(tmp_path) -> None:
     fused = by["fused (equal weights)"]
     assert fused["seeds"] == 3 and fused["test_top1_mean"] == pytest.approx(1.0) and fused["test_top1_std"] == 0.0
     md = grid.format_markdown(lines)
-    assert "| joint | 60.0 ± 10.0 (3) [val 90.0] |" in md
+    assert "| joint | 60.0 ± 10.0 (3) [val 90.0] |" in md and "| stream | signer A held out |" in md
+    one = [{**lines[0], "seeds": 1, "test_top1_std": float("nan")}]
+    md = grid.format_markdown(one, group="session")
+    assert "| joint | 60.0 (1) [val 90.0] |" in md and "± 0.0" not in md and "held-out session" in md
     csv_text = grid.format_csv(lines)
     assert csv_text.splitlines()[1].startswith("ce,A,joint,3,0.6000,0.1000")
     paths = grid.write_tables(tmp_path, lines, command="gspmc grid ...")

@@ -43,7 +43,7 @@ def test_a_consistent_gain_excludes_zero_and_the_p_value_matches() -> None:
     assert st.mean == pytest.approx(2.05)
     assert st.excludes_zero and st.wins == 6
     assert 1.8 < st.ci_low < st.mean < st.ci_high < 2.3
-    assert st.boot_low <= st.mean <= st.boot_high
+    assert math.isnan(st.boot_low) and math.isnan(st.boot_high)  # 6 pairs: too few for a bootstrap
     # t = mean / (sd / sqrt(n)); sd = 0.187083 -> t = 26.84, two-sided p with 5 df ~ 1.3e-6
     assert st.p_value < 1e-5
     assert paired.paired_stats(row, base, scale=100.0) == st  # the bootstrap is seeded
@@ -60,8 +60,37 @@ def test_compare_lines_per_fold_and_pooled() -> None:
     by = {(c["fold"], c["stream"]): c for c in cmp}
     assert by[("A", "joint")]["diffs"] == pytest.approx([2.0, 1.0])
     assert by[("B", "joint")]["diffs"] == pytest.approx([-1.0, 4.0])
-    pooled = by[("all folds", "joint")]
+    pooled = by[(paired.POOLED, "joint")]
     assert pooled["n"] == 4 and pooled["mean"] == pytest.approx(1.5)
+    # within-fold variance (0.5 + 12.5) / (4 - 2) = 6.5; se = sqrt(6.5 * (1/2 + 1/2)) / 2 = 1.274755;
+    # t_{0.975, 2} = 4.302653 -> half width 5.484829 (the fold means, 1.5 and 1.5, do not widen it)
+    assert pooled["sd"] == pytest.approx(math.sqrt(6.5))
+    assert (pooled["ci_low"], pooled["ci_high"]) == (pytest.approx(1.5 - 5.484829, abs=1e-5),
+                                                      pytest.approx(1.5 + 5.484829, abs=1e-5))
     md = paired.format_compare_markdown(cmp)
     assert "### all vs ce" in md and "| A | joint | 2 | +1.5" in md
     assert paired.format_compare_csv(cmp).splitlines()[0].startswith("row,baseline,fold,stream,n,mean")
+
+
+def test_stratified_pooling_weights_folds_not_pairs_and_keeps_fold_effects_out_of_the_noise() -> None:
+    # fold A helps by ~11 points (2 seeds), fold B costs ~2 (4 seeds): the folds are blocks
+    groups = {"A": [10.0, 12.0], "B": [-2.0, -1.0, -3.0, -2.0]}
+    mean, sw, lo, hi, df = paired.stratified_interval(groups)
+    assert mean == pytest.approx((11.0 + -2.0) / 2)  # the mean of the fold means, not of the 6 pairs (2.33)
+    assert df == 4
+    # within: A 1 + 1 = 2, B 0 + 1 + 1 + 0 = 2 -> s_w^2 = 4 / 4 = 1; se = sqrt(1/2 + 1/4) / 2 = 0.433013
+    assert sw == pytest.approx(1.0)
+    half = paired.t_quantile(0.975, 4) * math.sqrt(0.75) / 2
+    assert (lo, hi) == (pytest.approx(4.5 - half), pytest.approx(4.5 + half))
+    # the exchangeable one-sample interval over all 6 pairs puts the fold effect into the noise: far wider
+    _, _, xlo, xhi = paired.t_interval([d for g in groups.values() for d in g])
+    assert xhi - xlo > 5 * (hi - lo)
+    # one pair per fold: no within-fold variance, no interval
+    assert math.isnan(paired.stratified_interval({"A": [1.0], "B": [2.0]})[2])
+
+
+def test_bootstrap_only_from_twenty_pairs() -> None:
+    d19 = [float(i % 5) for i in range(19)]
+    assert all(math.isnan(v) for v in paired.bootstrap_interval(d19))
+    lo, hi = paired.bootstrap_interval([*d19, 2.0])
+    assert lo < 2.0 < hi

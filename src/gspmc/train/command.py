@@ -225,7 +225,7 @@ def run_grid(args: argparse.Namespace) -> int:
         if status["failed"]:
             print(f"grid: {len(status['failed'])} run(s) failed; rerun the same command to retry them", file=sys.stderr)
     lines = grid.aggregate(runs)
-    paths = grid.write_tables(out, lines, command=command)
+    paths = grid.write_tables(out, lines, command=command, group=grid.held_out_group(cfg))
     print(paths["md"].read_text(encoding="utf-8"))
     print(f"tables: {paths['md']}, {paths['csv']}")
     if args.compare:

@@ -179,11 +179,12 @@ def run_grid(config: str, runs: list[GridRun], jobs: int = 1, threads: int | Non
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (ddof=1; 0 for a single value; nan for none)."""
+    """Mean and sample standard deviation (ddof=1; nan for a single value, which has no spread to
+    estimate, and for none)."""
     if not values:
         return float("nan"), float("nan")
     a = np.asarray(values, dtype=np.float64)
-    return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
+    return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else float("nan")
 
 
 def fused_result(runs: list[GridRun]) -> dict[str, Any] | None:
@@ -265,21 +266,33 @@ def _pct(x: float | None) -> str:
     return "" if x is None or x != x else f"{100 * x:.1f}"
 
 
-def format_markdown(lines: list[dict[str, Any]], title: str = "", command: str = "") -> str:
-    """One Markdown table per row: streams down, folds across, ``mean ± std (n seeds)`` of test top-1 in %."""
+def held_out_group(cfg: Any) -> str:
+    """What a fold of the config's protocol holds out, for table captions: ``signer`` (the signer-independent
+    presets), the protocol's group (``session``, ...) for the generic group protocols, else ``test split``."""
+    protocol, group = cfg.data.protocol, cfg.data.group
+    if protocol in ("leave-one-group-out", "group-kfold"):
+        return str(group)
+    if protocol.endswith("xsigner") or "signer" in protocol:
+        return "signer"
+    return "test split"
+
+
+def format_markdown(lines: list[dict[str, Any]], title: str = "", command: str = "", group: str = "signer") -> str:
+    """One Markdown table per row: streams down, folds across, ``mean ± std (n seeds)`` of test top-1 in %
+    (one seed: the value alone). ``group``: what a fold holds out (:func:`held_out_group`)."""
     out = io.StringIO()
     if title:
         out.write(f"## {title}\n\n")
     if command:
         out.write(f"Command: `{command}`\n\n")
-    out.write("Test top-1 (%) on the held-out signer, mean ± sample std over seeds (n); "
-              "validation top-1 mean in brackets (same signers as training).\n\n")
+    out.write(f"Test top-1 (%) on the held-out {group}, mean ± sample std over seeds (n; one seed: no ±); "
+              f"validation top-1 mean in brackets (the {group}s of training).\n\n")
     rows = list(dict.fromkeys(line["row"] for line in lines))
     for row in rows:
         sel = [line for line in lines if line["row"] == row]
         folds = list(dict.fromkeys(line["fold"] for line in sel))
         streams = list(dict.fromkeys(line["stream"] for line in sel))
-        out.write(f"### {row}\n\n| stream | " + " | ".join(f"{f} held out" for f in folds) + " |\n")
+        out.write(f"### {row}\n\n| stream | " + " | ".join(f"{group} {f} held out" for f in folds) + " |\n")
         out.write("|---|" + "---|" * len(folds) + "\n")
         for stream in streams:
             cells = []
@@ -288,7 +301,9 @@ def format_markdown(lines: list[dict[str, Any]], title: str = "", command: str =
                 if line is None or not line["seeds"]:
                     cells.append("–")
                     continue
-                cell = f"{_pct(line['test_top1_mean'])} ± {_pct(line['test_top1_std'])} ({line['seeds']})"
+                spread = line["test_top1_std"]
+                cell = (f"{_pct(line['test_top1_mean'])} ± {_pct(spread)} ({line['seeds']})" if spread == spread
+                        else f"{_pct(line['test_top1_mean'])} ({line['seeds']})")
                 if line.get("val_top1_mean") is not None:
                     cell += f" [val {_pct(line['val_top1_mean'])}]"
                 cells.append(cell)
@@ -317,11 +332,12 @@ def _csv_cell(v: Any) -> Any:
     return "" if v is None else v
 
 
-def write_tables(out: Path, lines: list[dict[str, Any]], command: str = "") -> dict[str, Path]:
-    """results.md, results.csv and results.json in ``out`` (atomic)."""
+def write_tables(out: Path, lines: list[dict[str, Any]], command: str = "", group: str = "signer") -> dict[str, Path]:
+    """results.md, results.csv and results.json in ``out`` (atomic); ``group``: what a fold holds out."""
     out = Path(out)
     paths = {
-        "md": write_text(out / "results.md", format_markdown(lines, title=f"Results: {out}", command=command)),
+        "md": write_text(out / "results.md", format_markdown(lines, title=f"Results: {out}", command=command,
+                                                             group=group)),
         "csv": write_text(out / "results.csv", format_csv(lines)),
         "json": write_json(out / "results.json", {"command": command, "lines": lines}),
     }

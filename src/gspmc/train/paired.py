@@ -9,10 +9,24 @@ removes the seed's own luck, which is 1-5 points on traduttore. For n seeds:
     sd    s_d   = sqrt( sum_s (d_s - d_bar)^2 / (n - 1) )
     95% CI (Student t):  d_bar -/+ t_{0.975, n-1} * s_d / sqrt(n)
 
-and, as a distribution-free check, a percentile bootstrap CI over resampled seeds (seeded, so the
-table is reproducible). Wins / losses / ties count the seeds where the row beats, loses to or
-equals the baseline. A CI that excludes 0 is a measured effect; a CI inside (-X, X) says the
-effect, if any, is smaller than X points.
+and, as a distribution-free check where there are enough pairs (>= 20: a percentile bootstrap on
+fewer under-covers), a percentile bootstrap CI over resampled seeds (seeded, so the table is
+reproducible). Wins / losses / ties count the seeds where the row beats, loses to or equals the
+baseline. A CI that excludes 0 is a measured effect; a CI inside (-X, X) says the effect, if any, is
+smaller than X points.
+
+Pooling folds. The held-out fold (signer, session) is a block: the same change can help one fold by
+11 points and cost another 2, so the (fold, seed) pairs are not exchangeable and a one-sample interval
+over all of them is wrong. The pooled estimate is **fold-stratified**: with F folds, n_f pairs in fold f
+and N = sum_f n_f,
+
+    estimate   m = (1/F) sum_f d_bar_f                                  (mean of the fold means)
+    within     s_w^2 = sum_f sum_s (d_fs - d_bar_f)^2 / (N - F)        (pooled within-fold variance)
+    SE         se = sqrt( s_w^2 sum_f (1 / n_f) ) / F
+    95% CI     m -/+ t_{0.975, N - F} * se
+
+It answers "the mean effect over these folds"; folds themselves are not sampled, so it says nothing
+about a new fold beyond these. Per-fold estimates are always reported beside it.
 """
 
 from __future__ import annotations
@@ -27,6 +41,8 @@ from typing import Any
 import numpy as np
 
 TIE_TOL = 1e-12
+MIN_BOOTSTRAP = 20  # pairs below which no bootstrap interval is given (a percentile bootstrap under-covers)
+POOLED = "pooled (fold-stratified)"  # the fold label of pooled lines
 
 
 @dataclass(frozen=True)
@@ -77,9 +93,10 @@ def t_interval(diffs: Sequence[float], level: float = 0.95) -> tuple[float, floa
 
 def bootstrap_interval(diffs: Sequence[float], level: float = 0.95, resamples: int = 10_000,
                        seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap CI of the mean: resample the n differences with replacement."""
+    """Percentile bootstrap CI of the mean: resample the n differences with replacement (nan for fewer
+    than :data:`MIN_BOOTSTRAP` differences: on 3-10 pairs it under-covers)."""
     d = np.asarray(diffs, dtype=np.float64)
-    if d.size < 2:
+    if d.size < MIN_BOOTSTRAP:
         return math.nan, math.nan
     rng = np.random.default_rng(seed)
     means = d[rng.integers(0, d.size, size=(resamples, d.size))].mean(axis=1)  # (resamples,)
@@ -116,6 +133,50 @@ def paired_stats(row: Mapping[str, float], baseline: Mapping[str, float], level:
                        p_value=paired_t_pvalue(diffs), diffs=tuple(diffs), seeds=tuple(seeds))
 
 
+def stratified_interval(groups: Mapping[str, Sequence[float]], level: float = 0.95
+                        ) -> tuple[float, float, float, float, int]:
+    """Fold-stratified pooled estimate (module docstring): (mean of fold means, pooled within-fold sd,
+    low, high, df = N - F). Intervals are nan when df < 1 (e.g. one pair per fold)."""
+    folds = [np.asarray(v, np.float64) for v in groups.values() if len(v)]
+    if not folds:
+        return (math.nan,) * 4 + (0,)
+    f, n = len(folds), sum(d.size for d in folds)
+    mean = float(np.mean([d.mean() for d in folds]))
+    df = n - f
+    if df < 1:
+        return mean, math.nan, math.nan, math.nan, df
+    sw = math.sqrt(sum(float(((d - d.mean()) ** 2).sum()) for d in folds) / df)
+    se = sw * math.sqrt(sum(1.0 / d.size for d in folds)) / f
+    half = t_quantile(0.5 + level / 2, df) * se
+    return mean, sw, mean - half, mean + half, df
+
+
+def pooled_stats(rows: Mapping[str, Mapping[str, float]], baselines: Mapping[str, Mapping[str, float]],
+                 level: float = 0.95, scale: float = 1.0, seed: int = 0) -> PairedStats:
+    """Fold-stratified paired comparison: ``rows`` and ``baselines`` map fold -> {seed: accuracy}."""
+    groups: dict[str, list[float]] = {}
+    keys: list[str] = []
+    for fold, row in rows.items():
+        base = baselines.get(fold, {})
+        seeds = sorted(set(row) & set(base), key=_seed_order)
+        groups[fold] = [scale * (float(row[s]) - float(base[s])) for s in seeds]
+        keys += [f"{fold}/{s}" for s in seeds]
+    diffs = [d for g in groups.values() for d in g]
+    mean, sw, lo, hi, df = stratified_interval(groups, level)
+    blo, bhi = bootstrap_interval(diffs, level, seed=seed)
+    wins = sum(d > TIE_TOL for d in diffs)
+    losses = sum(d < -TIE_TOL for d in diffs)
+    p = math.nan
+    if df >= 1 and sw > 0:
+        from scipy import stats
+
+        se = (hi - lo) / 2 / t_quantile(0.5 + level / 2, df)
+        p = float(2 * stats.t.sf(abs(mean / se), df))
+    return PairedStats(n=len(diffs), mean=mean, sd=sw, ci_low=lo, ci_high=hi, boot_low=blo, boot_high=bhi,
+                       wins=wins, losses=losses, ties=len(diffs) - wins - losses, p_value=p,
+                       diffs=tuple(diffs), seeds=tuple(keys))
+
+
 def _seed_order(key: str) -> tuple[int, str]:
     digits = "".join(c for c in key if c.isdigit())
     return (int(digits) if digits else 0, key)
@@ -131,13 +192,13 @@ def compare_lines(lines: Sequence[Mapping[str, Any]], baseline: str, rows: Seque
 
     ``lines`` are :func:`gspmc.train.grid.aggregate` lines (each with ``row``, ``fold``, ``stream``
     and ``per_seed`` {"seed<k>": test top-1}). One output line per (row, fold, stream) that both
-    have, plus a line per (row, stream) pooling the pairs of every fold (``fold = "all folds"``).
-    Differences are in percentage points.
+    have, plus a line per (row, stream) with the fold-stratified pooled estimate over every fold
+    (``fold = POOLED``, see the module docstring). Differences are in percentage points.
     """
     base = {(ln["fold"], ln["stream"]): ln["per_seed"] for ln in lines if ln["row"] == baseline}
     out: list[dict[str, Any]] = []
     for row in rows:
-        pooled: dict[str, tuple[dict[str, float], dict[str, float]]] = {}
+        pooled: dict[str, tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]] = {}
         for ln in lines:
             if ln["row"] != row or (ln["fold"], ln["stream"]) not in base:
                 continue
@@ -145,13 +206,11 @@ def compare_lines(lines: Sequence[Mapping[str, Any]], baseline: str, rows: Seque
             st = paired_stats(ln["per_seed"], b, level, scale=100.0)
             out.append({"row": row, "baseline": baseline, "fold": ln["fold"], "stream": ln["stream"], **_flat(st)})
             pr, pb = pooled.setdefault(ln["stream"], ({}, {}))
-            for s in set(ln["per_seed"]) & set(b):
-                pr[f"{ln['fold']}/{s}"], pb[f"{ln['fold']}/{s}"] = ln["per_seed"][s], b[s]
-        folds = {ln["fold"] for ln in lines if ln["row"] == row}
-        if len(folds) > 1:
-            for stream, (pr, pb) in pooled.items():
-                st = paired_stats(pr, pb, level, scale=100.0)
-                out.append({"row": row, "baseline": baseline, "fold": "all folds", "stream": stream, **_flat(st)})
+            pr[str(ln["fold"])], pb[str(ln["fold"])] = ln["per_seed"], b
+        for stream, (pr, pb) in pooled.items():
+            if len(pr) > 1:
+                st = pooled_stats(pr, pb, level, scale=100.0)
+                out.append({"row": row, "baseline": baseline, "fold": POOLED, "stream": stream, **_flat(st)})
     return out
 
 
@@ -176,7 +235,9 @@ def format_compare_markdown(cmp: Sequence[Mapping[str, Any]], level: float = 0.9
     buf = io.StringIO()
     pct = int(round(100 * level))
     buf.write(f"Paired differences in {split.upper()} top-1 (percentage points, row minus baseline, same seeds); "
-              f"mean [{pct}% t CI], bootstrap CI, wins/losses/ties over seeds, paired t-test p.\n\n")
+              f"mean [{pct}% t CI], bootstrap CI (only with >= {MIN_BOOTSTRAP} pairs), wins/losses/ties over "
+              f"seeds, paired t-test p. '{POOLED}': the mean of the fold means with the within-fold variance, "
+              "df = pairs - folds (folds are blocks, not exchangeable pairs).\n\n")
     for row in dict.fromkeys(c["row"] for c in cmp):
         sel = [c for c in cmp if c["row"] == row]
         buf.write(f"### {row} vs {sel[0]['baseline']}\n\n")
