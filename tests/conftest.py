@@ -1,14 +1,24 @@
 """Shared fixtures. Tests needing ../shared/data skip with a reason when it is absent, except in CI
-(GSPMC_REQUIRE_DATA=1), where a missing data folder is a failure so CI shows those tests ran."""
+(GSPMC_REQUIRE_DATA=1), where a missing data folder is a failure so CI shows those tests ran; the same
+holds for optional dependencies (GSPMC_REQUIRE_EXTRAS=1)."""
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 
 import pytest
 
 from gspmc.paths import data_dir
+
+# In CI (GSPMC_REQUIRE_EXTRAS=1, set by .ci/run) an optional dependency that a test needs must be installed:
+# pytest.importorskip becomes a plain import, so a missing extra fails the run instead of skipping quietly.
+if os.environ.get("GSPMC_REQUIRE_EXTRAS") == "1":
+    def _require(modname: str, minversion: str | None = None, reason: str | None = None, **_: object) -> object:
+        return importlib.import_module(modname)
+
+    pytest.importorskip = _require  # type: ignore[assignment]
 
 # Offline before any fixture (module- or session-scoped ones run before autouse ones) imports the hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -191,8 +191,8 @@ def test_overfits_a_fixed_batch() -> None:
 
 @pytest.mark.parametrize("layout_name", ["sam-slr-27", "gspmc-55"])
 def test_build_model_uses_the_layout_graph_and_parts(layout_name: str) -> None:
-    layouts = pytest.importorskip("gspmc.pose.layouts")
-    graph = pytest.importorskip("gspmc.pose.graph")
+    from gspmc.pose import graph, layouts
+
     layout = layouts.get_layout(layout_name)
     model = build_model(tiny("cpu-small"), 6, layout_name)
     assert model.num_joints == layout.num_joints

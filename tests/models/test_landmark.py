@@ -183,7 +183,8 @@ def test_causal_conv_block_does_not_read_the_future() -> None:
 
 @pytest.mark.parametrize("layout_name", ["gspmc-55", "sam-slr-27"])
 def test_a_part_feature_changes_only_with_its_own_joints(layout_name: str) -> None:
-    layouts = pytest.importorskip("gspmc.pose.layouts")
+    from gspmc.pose import layouts
+
     layout = layouts.get_layout(layout_name)
     torch.manual_seed(5)
     model = build_model(tiny(), 4, layout).eval()
