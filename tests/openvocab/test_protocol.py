@@ -122,3 +122,29 @@ def test_protocol_trains_on_seen_classes_and_evaluates(tmp_path: Path, monkeypat
     assert json.dumps(again, sort_keys=True) == json.dumps(ev, sort_keys=True)  # deterministic
     text = tables(root)
     assert "Zero-shot, 2-way" in text and "`tiny`" in text and "Few-shot enrolment" in text
+
+    # constructed cases with known answers (the feature cache is what evaluate_run reads): every clip
+    # embedded exactly at its class's text prototype -> zero-shot and few-shot are perfect; the two unseen
+    # classes' texts swapped -> zero-shot is always wrong, while clip prototypes (few-shot) are unaffected
+    from gspmc.openvocab.evaluate import FEATURE_FILE
+    from gspmc.openvocab.space import ClipFeatures, text_prototypes
+    from gspmc.text import load_text_bank
+
+    real = ClipFeatures.load(out / FEATURE_FILE)
+    protos, has = text_prototypes(load_text_bank(store, clips.classes, "test-hash"))
+    assert has.all()
+    labels = clips.labels()
+    u0, u1 = (clips.classes.index(c) for c in split.unseen)
+    swapped = labels.copy()
+    swapped[labels == u0], swapped[labels == u1] = u1, u0
+    no_parts = {p: np.zeros_like(e) for p, e in real.parts.items()}
+    for at, zero_shot in ((labels, 1.0), (swapped, 0.0)):
+        ClipFeatures(real.logits, real.global_, protos[at].astype(np.float32), no_parts, real.inputs).save(
+            out / FEATURE_FILE)
+        ev = evaluate_run(out, clips, shots=(1, 2), draws=2, kb_store=store, force=True)
+        assert ev["zero_shot"]["global"]["top1"] == zero_shot
+        assert ev["zero_shot"]["global"]["mean_class"] == zero_shot
+        assert ev["zero_shot"]["part_weight"] == 0.0  # part scores are all 0: the first weight wins the tie
+        for k in ("1", "2"):
+            assert ev["few_shot"][k]["cross_signer/clips/top1"]["mean"] == 1.0
+            assert ev["few_shot"][k]["own_signer/clips/top1"]["mean"] == 1.0
