@@ -88,7 +88,8 @@ def test_neutral_values_draw_nothing(neutral: dict) -> None:
     rng = np.random.default_rng(11)
     xy = np.random.default_rng(0).normal(size=(6, 27, 2)).astype(np.float32)
     mask = np.ones((6, 27), bool)
-    out, m, _ = augment_clip(xy, mask, SAM, AugmentConfig(**neutral), rng)
+    recipe = dict(rotation_deg=10.0, scale=(0.9, 1.1), shift=0.1)  # the shipped geometric steps
+    out, m, _ = augment_clip(xy, mask, SAM, AugmentConfig(**recipe, **neutral), rng)
     twin = np.random.default_rng(11)
     angle = math.radians(twin.uniform(-10.0, 10.0))
     s = twin.uniform(0.9, 1.1)

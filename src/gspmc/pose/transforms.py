@@ -111,19 +111,21 @@ class InputConfig:
 class AugmentConfig:
     """Training-time augmentation; all geometry is in normalised units (shoulder widths).
 
-    ``AugmentConfig()`` is a moderate default; a field at its neutral value switches that step off.
+    Every default is the step's neutral value (the step is off): ``AugmentConfig()`` only resamples
+    frames at random positions. The recipes (e.g. rotation 10, scale 0.9-1.1, shift 0.1, crop 0.8-1.0)
+    are written out in the shipped configs (``gspmc/configs``), the one place they live.
     """
 
-    rotation_deg: float = 10.0  # in-plane rotation, angle uniform in [-r, r] degrees (0: off)
-    scale: tuple[float, float] = (0.9, 1.1)  # isotropic scale factor, uniform in [lo, hi]
-    shift: float = 0.1  # translation per axis, uniform in [-s, s] shoulder widths
+    rotation_deg: float = 0.0  # in-plane rotation, angle uniform in [-r, r] degrees (0: off)
+    scale: tuple[float, float] = (1.0, 1.0)  # isotropic scale factor, uniform in [lo, hi] (1: off)
+    shift: float = 0.0  # translation per axis, uniform in [-s, s] shoulder widths (0: off)
     mirror_prob: float = 0.0  # probability of a left/right mirror (x -> -x and left_* <-> right_*);
     # off by default: it turns the dominant hand into the other one, which per-part descriptions name
     noise_std: float = 0.0  # Gaussian jitter per coordinate, in shoulder widths
     joint_dropout: float = 0.0  # probability to mask each observed (frame, joint)
     hand_dropout: float = 0.0  # probability to mask a whole hand in a frame (detectors miss hands)
     hand_gap: float = 0.0  # probability, per hand and clip, that the hand is missing for a random span
-    crop: tuple[float, float] = (0.8, 1.0)  # fraction of the clip kept by the random temporal crop
+    crop: tuple[float, float] = (1.0, 1.0)  # fraction of the clip kept by the random temporal crop (1: all)
     speed: tuple[float, float] = (1.0, 1.0)  # play-back rate, uniform in [lo, hi] (>1 faster; 1: off)
     shear: float = 0.0  # shear factors (x += a y, y += b x), each uniform in [-s, s] (0: off)
     time_mask: float = 0.0  # probability per clip that one random span of frames is masked (all joints)

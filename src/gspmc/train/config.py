@@ -120,9 +120,7 @@ class Config:
 
     name: str = "run"
     data: DataConfig = field(default_factory=DataConfig)
-    input: InputConfig = field(
-        default_factory=lambda: InputConfig(layout="gspmc-55", window=20, stream="joint", normalize="shoulders")
-    )
+    input: InputConfig = field(default_factory=InputConfig)  # one source of input defaults: InputConfig
     augment: AugmentConfig | None = field(default_factory=AugmentConfig)
     model: ModelSection = field(default_factory=ModelSection)
     optim: OptimConfig = field(default_factory=OptimConfig)
