@@ -4,8 +4,7 @@ For each compared row against a baseline row: per fold, the paired differences (
 seed) in VALIDATION top-1, validation loss and TEST top-1 (and TEST without the idle class ``-``), and
 a fold-stratified pooled estimate: the mean of the fold means, with the within-fold variance
 ``s_w^2 = sum_f sum_s (d_fs - mean_f)^2 / (n - F)``, ``SE = sqrt(s_w^2 sum_f 1/n_f) / F`` and a
-Student-t 95% CI with ``n - F`` degrees of freedom (n pairs, F folds). gspmc.train.paired pools the
-pairs of all folds as one sample; this stratified estimate is computed here.
+Student-t 95% CI with ``n - F`` degrees of freedom (n pairs, F folds): gspmc.train.paired.stratified_interval.
 
     python bench/issue20_analysis.py --out runs/lm/probe --baseline landmark-small --rows ctrgcn ...
         [--streams joint bone] [--fused joint bone] [--json runs/lm/analysis.json]
@@ -22,28 +21,15 @@ from pathlib import Path
 import numpy as np
 
 from gspmc.train.fit import read_result
-from gspmc.train.paired import t_quantile
+from gspmc.train.paired import stratified_interval, t_quantile
 
 FOLDS = ("TheCamNelson", "dmohazab")
 
 
 def stratified(per_fold: dict[str, list[float]]) -> dict[str, float]:
-    """Fold-stratified mean paired difference and 95% CI (see the module docstring)."""
-    folds = [f for f, d in per_fold.items() if len(d)]
-    n = sum(len(per_fold[f]) for f in folds)
-    k = len(folds)
-    if k == 0:
-        return {"n": 0, "mean": math.nan, "low": math.nan, "high": math.nan, "df": 0}
-    means = {f: float(np.mean(per_fold[f])) for f in folds}
-    mean = float(np.mean(list(means.values())))
-    df = n - k
-    if df < 1:
-        return {"n": n, "mean": mean, "low": math.nan, "high": math.nan, "df": df}
-    ss = sum(float(((np.asarray(per_fold[f]) - means[f]) ** 2).sum()) for f in folds)
-    s2 = ss / df
-    se = math.sqrt(s2 * sum(1.0 / len(per_fold[f]) for f in folds)) / k
-    half = t_quantile(0.975, df) * se
-    return {"n": n, "mean": mean, "low": mean - half, "high": mean + half, "df": df}
+    """Fold-stratified mean paired difference and 95% CI (gspmc.train.paired.stratified_interval)."""
+    mean, _, low, high, df = stratified_interval({f: d for f, d in per_fold.items() if len(d)})
+    return {"n": sum(len(d) for d in per_fold.values()), "mean": mean, "low": low, "high": high, "df": df}
 
 
 def fold_ci(d: list[float]) -> tuple[float, float, float]:
@@ -169,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
-    print("# fold-stratified pooled CI computed here (gspmc.train.paired pools pairs without strata)")
+    print("# pooled = fold-stratified (gspmc.train.paired.stratified_interval); per-fold CIs: one-sample t")
     allres = []
     for row in args.rows:
         for stream in args.streams:
