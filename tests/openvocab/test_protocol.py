@@ -148,3 +148,24 @@ def test_protocol_trains_on_seen_classes_and_evaluates(tmp_path: Path, monkeypat
         for k in ("1", "2"):
             assert ev["few_shot"][k]["cross_signer/clips/top1"]["mean"] == 1.0
             assert ev["few_shot"][k]["own_signer/clips/top1"]["mean"] == 1.0
+
+    # the classifier's columns are matched to the seen classes by name: a checkpoint listing its classes in
+    # another order (with its logits in that order) evaluates identically; another class set is refused
+    import torch
+
+    from gspmc.errors import ConfigError
+
+    real.save(out / FEATURE_FILE)
+    base = evaluate_run(out, clips, shots=(1,), draws=1, kb_store=store, force=True)
+    ckpt = torch.load(out / "best.ckpt", map_location="cpu", weights_only=True)
+    seen_names = list(ckpt["gspmc"]["classes"])
+    perm = list(reversed(range(len(seen_names))))
+    ckpt["gspmc"]["classes"] = [seen_names[i] for i in perm]
+    torch.save(ckpt, out / "best.ckpt")
+    ClipFeatures(real.logits[:, perm], real.global_, real.embedding, real.parts, real.inputs).save(out / FEATURE_FILE)
+    permuted = evaluate_run(out, clips, shots=(1,), draws=1, kb_store=store, force=True)
+    assert json.dumps(permuted, sort_keys=True) == json.dumps(base, sort_keys=True)
+    ckpt["gspmc"]["classes"] = ["renamed", *ckpt["gspmc"]["classes"][1:]]
+    torch.save(ckpt, out / "best.ckpt")
+    with pytest.raises(ConfigError, match="that the model lacks"):
+        evaluate_run(out, clips, shots=(1,), draws=1, kb_store=store, force=True)

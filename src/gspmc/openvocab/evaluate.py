@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from gspmc.inference.classes import align_classes
 from gspmc.inference.metrics import topk_accuracy
 from gspmc.inference.prototypes import class_prototypes, combine, cosine, open_set_scores
 from gspmc.inference.scores import log_softmax
@@ -243,7 +244,8 @@ def evaluate_run(run: str | os.PathLike[str], clips: Any, shots: Sequence[int] =
     else:
         feats = clip_features(ckpt_path, clips)
         feats.save(feat_path)
-    tau = head_weights(read_checkpoint(ckpt_path)["state_dict"]).tau or float(mc.get("tau", 0.1))
+    ckpt = read_checkpoint(ckpt_path)
+    tau = head_weights(ckpt["state_dict"]).tau or float(mc.get("tau", 0.1))
     bank = load_text_bank(mc["store"], clips.classes, mc.get("encoder", "minilm"), cache=mc.get("cache"))
     t_protos, t_has = text_prototypes(bank)  # (C_all, d), (C_all,)
     p_protos = part_text_prototypes(bank, list(feats.parts), mc.get("part_map") or {})
@@ -256,7 +258,11 @@ def evaluate_run(run: str | os.PathLike[str], clips: Any, shots: Sequence[int] =
     z_test = clip_indices(clips, split.unseen, fold, held_out=True)  # f's clips of U
     z_val = clip_indices(clips, split.val_unseen, fold, held_out=False)  # training side's clips of V
     u_support_pool = clip_indices(clips, split.unseen, fold, held_out=False)  # training side's clips of U
-    emb, logp = feats.embedding, log_softmax(feats.logits)  # (N, d), (N, S)
+    # the classifier's columns are its checkpoint's classes: matched to the split's seen classes by name
+    model_classes = [str(c) for c in ckpt["gspmc"]["classes"]]
+    align_classes(model_classes, [clips.classes[c] for c in seen], where=str(ckpt_path))  # another set: refused
+    order = [model_classes.index(clips.classes[c]) for c in seen]  # (S,) the column of each seen class
+    emb, logp = feats.embedding, log_softmax(feats.logits[:, order])  # (N, d), (N, S) in ``seen`` order
 
     def zsl(idx: np.ndarray, space: np.ndarray, w: float) -> np.ndarray:
         g = text_scores(emb[idx], t_protos[space], t_has[space])
