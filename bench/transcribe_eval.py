@@ -85,10 +85,10 @@ def stride_view(ws: list[WindowScore], stride: int, window: int) -> list[WindowS
 def grid(stride: int) -> list[SpotConfig]:
     """The thresholds tried on the validation streams (smooth, min_windows, max_gap, switch in windows)."""
     out = []
-    for smooth, on, min_w, act, merge, gap, switch, nms in itertools.product(
-            (1, 2), (0.5, 0.6, 0.7), (2, 3), (0.0, 0.01, 0.02, 0.03), (5, 10, 15), (1, 2), (2, 3), (0.0, 0.01, 0.1)):
-        out.append(SpotConfig(smooth=smooth, on=on, min_windows=min_w, min_activity=act, merge_gap=merge,
-                              max_gap=gap, switch=switch, nms_iou=nms, stride=stride))
+    for smooth, on, sign_min, min_w, act, merge, nms in itertools.product(
+            (1, 2), (0.4, 0.5, 0.6, 0.7), (0.2, 0.35, 0.5), (2, 3), (0.0, 0.01, 0.02), (5, 10, 15), (0.0, 0.01, 0.1)):
+        out.append(SpotConfig(smooth=smooth, on=on, sign_min=sign_min, min_windows=min_w, min_activity=act,
+                              merge_gap=merge, max_gap=1, switch=2, nms_iou=nms, stride=stride))
     return out
 
 

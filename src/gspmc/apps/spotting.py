@@ -9,8 +9,9 @@ joints in shoulder widths per frame, and *presence*, the fraction of frames with
 :class:`Spotter` turns these window scores into segments, streaming, with bounded state:
 
 1. temporal smoothing: the moving average of the last ``smooth`` probability vectors;
-2. the window's label is the smoothed argmax class when it is not the idle class (the data's idle class
-   ``-`` where the model has one), its probability is >= ``on``, activity >= ``min_activity`` and
+2. the window's label is the most probable sign class c (the idle class ``-`` left out, where the model
+   has one) when the window is a sign, 1 - p(idle) >= ``sign_min``, and p(c | a sign) =
+   p(c) / (1 - p(idle)) >= ``on``, activity >= ``min_activity`` and
    presence >= ``min_presence`` (and a hand is seen in at least one frame) and the hands moved at least
    ``min_recent`` over the window's last frames (a held final pose is not a new sign); else background;
 3. runs of one label make a sign (segment merging): up to ``max_gap`` background windows inside a run
@@ -51,7 +52,8 @@ IDLE_CLASS = "-"
 @dataclass(frozen=True)
 class SpotConfig:
     smooth: int = 5              # windows in the moving average of the probabilities
-    on: float = 0.5              # smoothed probability a window's class needs
+    on: float = 0.5              # smoothed probability a window's class needs, among the sign classes
+    sign_min: float = 0.5        # 1 - p(idle) a window needs to be a sign (models with an idle class)
     min_windows: int = 3         # shortest run that makes a sign (windows)
     max_gap: int = 2             # background windows tolerated inside a run
     switch: int = 3              # windows another class must hold to end a run
@@ -278,9 +280,13 @@ class Spotter:
         self._probs.append((ws.t, ws.probs))
         smoothed = np.mean([p for _, p in self._probs], axis=0)  # (K,)
         centre = float(np.mean([t for t, _ in self._probs])) - (self.window - 1) / 2
-        c = int(np.argmax(smoothed))
-        s = float(smoothed[c])
-        active = (ws.observed and c != self.idle and s >= cfg.on and ws.activity >= cfg.min_activity
+        p_sign = 1.0 - (float(smoothed[self.idle]) if self.idle >= 0 else 0.0)
+        signs = smoothed.copy()
+        if self.idle >= 0:
+            signs[self.idle] = -1.0
+        c = int(np.argmax(signs))
+        s = float(signs[c]) / p_sign if p_sign > 1e-9 else 0.0  # p(class | a sign)
+        active = (ws.observed and p_sign >= cfg.sign_min and s >= cfg.on and ws.activity >= cfg.min_activity
                   and ws.presence > 0 and ws.presence >= cfg.min_presence and ws.recent >= cfg.min_recent)
         out: list[Segment] = []
         run = self._run
