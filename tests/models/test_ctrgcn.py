@@ -41,7 +41,7 @@ PARTS = [np.array([0, 1, 2]), np.array([3, 4, 5, 6]), np.array([7, 8])]
 V = 9
 
 
-@pytest.mark.parametrize("profile", list_profiles())
+@pytest.mark.parametrize("profile", list_profiles("ctrgcn"))
 def test_profile_forward_backward_every_parameter_gets_a_gradient(profile: str) -> None:
     torch.manual_seed(0)
     model = CTRGCN(tiny(profile), 5, chain_adjacency(V), PARTS)

@@ -111,7 +111,7 @@ class OpenVocabNet(nn.Module):
 
     def features(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """(N, C, T, V) -> (classifier logits (N, K), embedding (N, d) with unit rows)."""
-        g = self.model.backbone(x).mean((2, 3))  # (N, D) = S_g
+        g = self.model.global_features(x)  # (N, D) = S_g (any backbone)
         logits = self.model.classify(g)  # (N, K)
         z = F.normalize(self.head(g), dim=1)  # (N, d)
         return logits, z
