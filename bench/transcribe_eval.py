@@ -239,6 +239,10 @@ def main(argv: list[str] | None = None) -> int:
             figure(args.figure, st0, ws0, offline0, pred.classes, fold)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
+    for fold, r in results["folds"].items():  # --spot-config files for gspmc transcribe / live
+        for point in ("live", "files"):
+            path = args.out.with_name(f"{args.out.stem}_spot_{fold}_{point}.json")
+            path.write_text(json.dumps({"chosen": r[point]["chosen"]}, indent=2) + "\n")
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
 

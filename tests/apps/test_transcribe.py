@@ -373,3 +373,16 @@ def test_memory_does_not_grow_with_input_length(predictor: Predictor) -> None:
     ten = _peak_bytes(predictor, 30 * 600)
     # a (T, 543, 3) float32 array of the 10 minutes would be 117 MB; allow 1 MB of noise
     assert ten < one + 1_000_000, (one, ten)
+
+
+@pytest.mark.shared_data
+def test_live_transcribe_headless_emits_each_sign_once(shared_data: Path, predictor: Predictor) -> None:
+    from gspmc.apps.live import run_live
+
+    lines: list[str] = []
+    cfg = SpotConfig(on=0.0, sign_min=0.0, min_windows=1, stride=5)  # untrained model: accept every window
+    stats = run_live(predictor, video=shared_data / "videos/wlasl_00339.mp4", headless=True, emit=lines.append,
+                     transcribe=True, spot=cfg)
+    assert stats.frames >= 55 and stats.predictions > 0
+    assert stats.signs and len(lines) == len(stats.signs) and all(line.startswith("sign ") for line in lines)
+    assert [s.emitted for s in stats.signs] == sorted(s.emitted for s in stats.signs)

@@ -1,4 +1,5 @@
-"""CLI commands of the apps: ``predict``, ``export``, ``live`` (docs/video.md), ``transcribe`` (docs/transcribe.md)."""
+"""CLI commands of the apps: ``predict``, ``export``, ``live`` (docs/video.md), ``transcribe`` (docs/transcribe.md),
+``studio`` (docs/studio.md)."""
 
 from __future__ import annotations
 
@@ -68,19 +69,49 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _spot_args(p)
     p.set_defaults(func=run_transcribe)
 
+    p = subparsers.add_parser("studio", help="local web app: record, train, enrol and recognise signs (docs/studio.md)")
+    p.add_argument("folder", nargs="?", type=Path, default=Path("."), help="project folder (default: here)")
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    p.add_argument("--max-upload-mb", type=float, default=200.0, help="largest request body in MB (default 200)")
+    p.add_argument("--allow-remote", action="store_true",
+                   help="needed to bind to an interface other than loopback (anyone who reaches it can use the studio)")
+    p.set_defaults(func=run_studio)
+
+
+def run_studio(args: argparse.Namespace) -> int:
+    from gspmc.apps.studio.server import is_loopback, serve
+    from gspmc.errors import ConfigError
+
+    if not is_loopback(args.host):
+        if not args.allow_remote:
+            raise ConfigError(f"--host {args.host} would let other machines use the studio; add --allow-remote "
+                              "if that is what you want")
+        print(f"studio: WARNING: listening on {args.host}: anyone who can reach this port can read and change "
+              f"{args.folder}", file=sys.stderr)
+    if args.max_upload_mb <= 0:
+        raise ConfigError("--max-upload-mb must be > 0")
+    print(f"studio: http://{args.host}:{args.port}/ on {args.folder.resolve()} (Ctrl-C stops it)", file=sys.stderr)
+    serve(args.folder, args.host, args.port, args.max_upload_mb)
+    return 0
+
 
 def _spot_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--spot-config", type=Path,
-                   help="JSON of spotting thresholds (SpotConfig fields; e.g. the 'chosen' block that "
-                   "bench/transcribe_eval.py writes); default: the shipped thresholds")
-    p.add_argument("--spot-stride", type=int, help="score a window every N frames (default 1)")
+                   help="JSON of spotting thresholds (SpotConfig fields, or {'chosen': {...}} as "
+                   "bench/transcribe_eval.py writes); fields not given keep the shipped operating point "
+                   "(live: low delay; transcribe: best F1; docs/transcribe.md)")
+    p.add_argument("--spot-stride", type=int, help="score a window every N frames (default 2)")
 
 
-def spot_config(args: argparse.Namespace):  # -> SpotConfig
-    from gspmc.apps.spotting import SpotConfig
+def spot_config(args: argparse.Namespace, live: bool = False):  # -> SpotConfig
+    """--spot-config / --spot-stride, else the shipped operating point (LIVE_SPOT for live, FILES_SPOT)."""
+    from dataclasses import asdict
+
+    from gspmc.apps.spotting import FILES_SPOT, LIVE_SPOT, SpotConfig
     from gspmc.errors import ConfigError
 
-    fields = {}
+    fields = asdict(LIVE_SPOT if live else FILES_SPOT)
     if getattr(args, "spot_config", None) is not None:
         try:
             data = json.loads(Path(args.spot_config).read_text())
@@ -136,7 +167,7 @@ def run_live(args: argparse.Namespace) -> int:
     predictor = Predictor.from_files(args.checkpoints, args.weights, args.units)
     stats = loop(predictor, video=args.video, camera=args.camera, window=args.window, stride=args.stride,
                  headless=args.headless, max_frames=args.max_frames, min_prob=args.min_prob,
-                 transcribe=args.transcribe, spot=spot_config(args) if args.transcribe else None)
+                 transcribe=args.transcribe, spot=spot_config(args, live=True) if args.transcribe else None)
     signs = f", {len(stats.signs)} signs" if args.transcribe else ""
     print(f"live: {stats.frames} frames, {stats.predictions} predictions{signs}, {stats.seconds:.1f} s, "
           f"{stats.fps:.1f} frames/s end to end", file=sys.stderr)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from gspmc.apps.segments import Segment
-from gspmc.apps.spotting import SpotConfig, Transcriber
+from gspmc.apps.spotting import LIVE_SPOT, SpotConfig, Transcriber
 from gspmc.errors import DataError, GspmcError
 from gspmc.inference.predictor import Predictor
 from gspmc.video.holistic import LAYOUT, HolisticRunner, iter_frames
@@ -133,7 +133,7 @@ def run_live(
         headless: print predictions instead of showing an OpenCV window.
         min_prob: only report a prediction whose fused probability reaches this value.
         emit: where headless lines go (``print``; tests capture them).
-        transcribe: also spot signs (module docstring); ``spot`` its thresholds (default SpotConfig()).
+        transcribe: also spot signs (module docstring); ``spot`` its thresholds (default LIVE_SPOT).
             With it, the per-window lines are not printed, only one line per finished sign.
     """
     import cv2
@@ -145,7 +145,7 @@ def run_live(
     cap = open_source(video, camera)
     stats = LiveStats()
     label = "..."
-    tr = Transcriber(predictor, LAYOUT, spot or SpotConfig(), size) if transcribe else None
+    tr = Transcriber(predictor, LAYOUT, spot or LIVE_SPOT, size) if transcribe else None
 
     def signed(found: list[Segment]) -> None:
         for seg in found:

@@ -72,7 +72,14 @@ class SpotConfig:
         return dict(self.__dict__)
 
 
-DEFAULT_SPOT = SpotConfig()
+# The shipped operating points: chosen on validation streams of the TheCamNelson fold with the default
+# recipe (bench/transcribe_eval.py, docs/transcribe.md). LIVE: best F1 with mean delay <= 15 frames;
+# FILES: best F1 at any delay (NMS holds a sign until its successor is known).
+LIVE_SPOT = SpotConfig(smooth=1, on=0.7, sign_min=0.5, min_windows=3, max_gap=1, switch=2, min_activity=0.01,
+                       merge_gap=15, nms_iou=0.0, stride=2)
+FILES_SPOT = SpotConfig(smooth=1, on=0.4, sign_min=0.35, min_windows=2, max_gap=1, switch=2, min_activity=0.02,
+                        merge_gap=10, nms_iou=0.01, stride=2)
+DEFAULT_SPOT = FILES_SPOT
 
 
 # --- hand cues ------------------------------------------------------------------------------------
