@@ -386,3 +386,20 @@ def test_live_transcribe_headless_emits_each_sign_once(shared_data: Path, predic
     assert stats.frames >= 55 and stats.predictions > 0
     assert stats.signs and len(lines) == len(stats.signs) and all(line.startswith("sign ") for line in lines)
     assert [s.emitted for s in stats.signs] == sorted(s.emitted for s in stats.signs)
+
+
+def test_a_video_without_a_person_gives_an_empty_transcript(predictor: Predictor, tmp_path: Path) -> None:
+    """Through MediaPipe: 30 grey frames, nobody in them."""
+    cv2 = pytest.importorskip("cv2")
+    pytest.importorskip("mediapipe")
+    from gspmc.video.holistic import HolisticRunner
+
+    path = tmp_path / "empty_room.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (160, 120))
+    for _ in range(30):
+        writer.write(np.full((120, 160, 3), 128, np.uint8))
+    writer.release()
+    with HolisticRunner() as runner:
+        tr = transcribe_file(predictor, path, SpotConfig(on=0.0, min_windows=1), runner=runner)
+    assert tr.frames == 30 and tr.segments == []
+    assert "no person was detected in any of the 30 frames" in tr.message
