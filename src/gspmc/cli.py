@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "export": "gspmc.apps.command",
     "live": "gspmc.apps.command",
     "transcribe": "gspmc.apps.command",
+    "studio": "gspmc.apps.command",
     "enroll": "gspmc.openvocab.command",
 }
 

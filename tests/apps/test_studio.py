@@ -1,0 +1,360 @@
+"""``gspmc studio`` in a real browser: headless Debian Chromium driven by Playwright, the camera faked
+from the shared clips (.y4m files made here with ffmpeg, one browser launch per clip), the server
+running in this process (uvicorn in a thread) on a temporary project folder.
+
+One module-scoped project, built through the page in the order a user would: record three WLASL
+"abdomen" clips (retake once, delete a scratch clip), upload the AUTSL clip (another sign) to two
+sessions at once (the concurrent-upload test; the same clip serves both sessions), then enrol,
+recognise, train, evaluate and restart. Every request a page makes to a host other than 127.0.0.1
+is aborted and fails the test. Screenshots go to $GSPMC_SCREENSHOTS (e.g. docs/studio) when set,
+else to a temporary folder.
+
+The GSP-MC model enrolled into is small and not trained by gradient descent (training one with a text
+encoder would not fit the suite's time): a seeded tiny CTR-GCN whose global projection head is centred on
+64 real signing clips of traduttore_asl33 (so embeddings of different signs differ), and whose 3 trained
+classes score uniformly. Enrolment and live recognition then run on it unchanged.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+WLASL = ["wlasl_00335", "wlasl_00336", "wlasl_00338"]
+QUERY = "wlasl_00339"
+AUTSL = "autsl_signer0_sample1000_color"
+LIMIT_MB = 20
+TINY_SETTINGS = "model.overrides={channels: [16, 16, 32], strides: [1, 2, 1]}\ninput.window=16\ndata.val_fraction=0.5"
+WAIT_MS = 120_000
+
+
+def _missing(msg: str) -> None:
+    """Skip locally; fail in CI (GSPMC_REQUIRE_DATA=1), as tests/conftest.py does for missing data."""
+    if os.environ.get("GSPMC_REQUIRE_DATA") == "1":
+        pytest.fail(msg)
+    pytest.skip(msg)
+
+
+@pytest.fixture(scope="module")
+def browser_tools(shared_data: Path) -> Path:
+    pytest.importorskip("fastapi", reason="gspmc studio needs the studio extra (pip install -e .[studio])")
+    pytest.importorskip("uvicorn", reason="gspmc studio needs the studio extra")
+    pytest.importorskip("playwright.sync_api", reason="the browser tests need playwright (the studio extra)")
+    if not CHROMIUM.is_file():
+        _missing(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    if shutil.which("ffmpeg") is None:
+        _missing("no ffmpeg (apt-get install ffmpeg): it makes the fake-camera .y4m files")
+    return shared_data
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = os.environ.get("GSPMC_SCREENSHOTS")
+    path = Path(folder) if folder else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class StudioServer:
+    """The studio app under uvicorn in a thread (stop + start again = a server restart)."""
+
+    def __init__(self, folder: Path, max_upload_mb: float, port: int | None = None) -> None:
+        self.folder, self.max_upload_mb = folder, max_upload_mb
+        self.port = port or _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = None
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> StudioServer:
+        import uvicorn
+
+        from gspmc.apps.studio.server import create_app
+
+        app = create_app(self.folder, self.max_upload_mb)
+        self.app = app
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            assert self.thread.is_alive() and time.monotonic() < deadline, "studio server did not start"
+            self.thread.join(0.05)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(30)
+        assert not self.thread.is_alive()
+
+    @property
+    def studio(self):  # the Studio behind the app (BodyLimit -> FastAPI.state)
+        return self.app.app.state.studio
+
+
+def make_gspmc_checkpoint(path: Path, shared: Path, classes: list[str], seed: int = 3, dim: int = 32) -> Path:
+    """A small GSP-MC checkpoint (module docstring): tiny CTR-GCN, zeroed classifier, a global head
+    centred on 64 traduttore clips, seeded part heads; written in the training checkpoint format."""
+    import torch
+
+    from gspmc.data import load_dataset
+    from gspmc.inference.checkpoint import checkpoint_meta
+    from gspmc.models import build_model, get_profile
+    from gspmc.pose.layouts import get_layout
+    from gspmc.pose.transforms import InputConfig, make_input
+    from gspmc.train.config import Config, MCConfig, ModelSection, config_to_dict
+
+    tiny = {"channels": (16, 16, 32), "strides": (1, 2, 1)}
+    input_cfg = InputConfig(layout="sam-slr-27", window=20, stream="joint", normalize="shoulders")
+    cfg = Config(name="studio-test", input=input_cfg, model=ModelSection(profile="cpu-small", overrides=dict(tiny)),
+                 mc=MCConfig(enabled=True, alpha=0.5, options={"store": "unused.jsonl", "encoder": "unused"}))
+    model_cfg = get_profile("cpu-small", **tiny)
+    torch.manual_seed(seed)
+    layout = get_layout("sam-slr-27")
+    model = build_model(model_cfg, len(classes), layout).eval()
+    state = {f"model.{k}": v for k, v in model.state_dict().items()}
+    state["model.fc.weight"] = torch.zeros_like(state["model.fc.weight"])  # the trained classes: uniform
+    state["model.fc.bias"] = torch.zeros_like(state["model.fc.bias"])
+    clips = load_dataset(shared / "traduttore_asl33.npz")
+    pick = np.random.default_rng(0).choice(len(clips.samples), 64, replace=False)
+    x = np.stack([make_input(clips.samples[i].coords, clips.samples[i].mask, clips.samples[i].layout, input_cfg,
+                             None, None) for i in pick]).astype(np.float32)  # (64, C, T, V)
+    with torch.no_grad():
+        mean_g = model.encode(torch.from_numpy(x)).global_.mean(0)  # (D,)
+    g = torch.Generator().manual_seed(seed + 1)
+    d = model_cfg.feature_dim
+    w = torch.randn(dim, d, generator=g) / math.sqrt(d)
+    state["objective.global_head.weight"] = w
+    state["objective.global_head.bias"] = -(w @ mean_g)
+    for part in layout.parts:
+        state[f"objective.part_heads.{part}.weight"] = torch.randn(dim, d, generator=g) / math.sqrt(d)
+        state[f"objective.part_heads.{part}.bias"] = torch.zeros(dim)
+    state["objective.contrastive.log_scale"] = torch.tensor(math.log(10.0))  # tau = 0.1
+    meta = checkpoint_meta(config_to_dict(cfg), list(classes), model_cfg, epoch=3)
+    torch.save({"state_dict": state, "gspmc": meta, "epoch": 3, "optimizer_states": []}, path)
+    return path
+
+
+class Browser:
+    """Opens pages with a fake camera; records every request to a host other than 127.0.0.1."""
+
+    def __init__(self, shots: Path, y4m_dir: Path, videos: Path) -> None:
+        self.shots, self.y4m_dir, self.videos = shots, y4m_dir, videos
+        self.foreign: list[str] = []
+
+    def y4m(self, name: str) -> Path:
+        out = self.y4m_dir / f"{name}.y4m"
+        if not out.is_file():
+            subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(self.videos / f"{name}.mp4"), "-pix_fmt", "yuv420p",
+                            "-vf", "scale=640:480", str(out)], check=True, timeout=120)
+        return out
+
+    @contextmanager
+    def page(self, url: str, clip: str | None = None) -> Iterator:
+        from playwright.sync_api import sync_playwright
+
+        args = ["--no-sandbox", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+        if clip is not None:
+            args.append(f"--use-file-for-fake-video-capture={self.y4m(clip)}")
+
+        def route(r) -> None:
+            if urlparse(r.request.url).hostname == "127.0.0.1":
+                r.continue_()
+            else:
+                self.foreign.append(r.request.url)
+                r.abort()
+
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=args, headless=True)
+            try:
+                context = browser.new_context(viewport={"width": 1100, "height": 900})
+                context.route("**/*", route)
+                page = context.new_page()
+                page.set_default_timeout(WAIT_MS)
+                page.goto(url)
+                yield page
+            finally:
+                browser.close()
+
+    def shot(self, page, name: str) -> None:
+        page.screenshot(path=str(self.shots / f"{name}.png"), full_page=True)
+
+
+def wait_status(page, element: str, prefix: str, timeout: int = WAIT_MS) -> str:
+    """Wait until ``#element``'s text starts with ``prefix`` or it shows an error; return the text."""
+    page.wait_for_function(
+        "([id, prefix]) => { const e = document.getElementById(id);"
+        " return e.textContent.startsWith(prefix) || e.classList.contains('error'); }",
+        arg=[element, prefix], timeout=timeout)
+    return page.text_content(f"#{element}")
+
+
+def show(page, tab: str) -> None:
+    page.click(f"nav button[data-page={tab}]")
+
+
+def record(page, gloss: str, session: str, frames: int) -> str:
+    """Fill the record form, record ``frames`` frames (no countdown) and wait for the preview state."""
+    show(page, "record")
+    page.fill("#rec-gloss", gloss)
+    page.fill("#rec-session", session)
+    page.fill("#rec-frames", str(frames))
+    page.fill("#rec-countdown", "0")
+    page.click("#rec-start")
+    text = wait_status(page, "record-status", "recorded")
+    assert text.startswith(f"recorded {frames} frames"), text
+    return text
+
+
+def save(page) -> str:
+    page.click("#rec-save")
+    text = wait_status(page, "record-status", "saved")
+    assert text.startswith("saved"), text
+    return text
+
+
+@pytest.fixture(scope="module")
+def studio(browser_tools: Path, tmp_path_factory: pytest.TempPathFactory, shots: Path) -> Iterator[dict]:
+    """The project built through the page (module docstring); yields its server, browser and folder."""
+    from gspmc.video.posefile import read_clip
+
+    folder = tmp_path_factory.mktemp("studio-project")
+    (folder / "models").mkdir()
+    make_gspmc_checkpoint(folder / "models" / "base.ckpt", browser_tools, ["hello", "thanks", "yes"])
+    server = StudioServer(folder, LIMIT_MB).start()
+    browser = Browser(shots, tmp_path_factory.mktemp("y4m"), browser_tools / "videos")
+    sessions = {"wlasl_00335": "s1", "wlasl_00336": "s2", "wlasl_00338": "s1"}
+    try:
+        for i, clip in enumerate(WLASL):
+            with browser.page(server.url, clip) as page:
+                if i == 0:  # retake once, and save + delete a short scratch clip
+                    record(page, "abdomen", sessions[clip], 60)
+                    browser.shot(page, "record")
+                    page.click("#rec-retake")
+                    assert wait_status(page, "record-status", "discarded").startswith("discarded")
+                    record(page, "scratch", "s1", 4)
+                    save(page)
+                    show(page, "dataset")
+                    page.wait_for_selector("#clip-table tr[data-clip^='s1/scratch/'] button.delete")
+                    page.click("#clip-table tr[data-clip^='s1/scratch/'] button.delete")
+                    page.wait_for_selector("#clip-table tr[data-clip^='s1/scratch/']", state="detached")
+                    assert not list(folder.glob("*/*/scratch/*"))
+                record(page, "abdomen", sessions[clip], 60)
+                save(page)
+        poses = sorted(folder.glob("keypoints/*/abdomen/*.pose"))
+        assert len(poses) == 3 and all(read_clip(p).num_frames == 60 for p in poses)
+        yield {"server": server, "browser": browser, "folder": folder}
+    finally:
+        for name in server.studio.jobs.names():  # never leave a training process behind
+            state = server.studio.jobs.state(name)
+            if state["status"] in ("running", "stopping"):
+                server.studio.jobs.stop(name)
+                _wait_dead(state["pid"])
+        server.stop()
+
+
+def _wait_dead(pid: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            return
+        if "\nState:\tZ" in status:
+            return
+        threading.Event().wait(0.1)
+    raise AssertionError(f"process {pid} still running")
+
+
+def test_two_concurrent_uploads_are_both_stored_whole(studio: dict) -> None:
+    """Two uploads of the AUTSL clip at once (to sessions s1 and s2: one clip serving two sessions of the
+    gloss 'other' for the training test) both land, complete, and the listing shows both."""
+    from gspmc.video.posefile import read_clip
+
+    server, browser, folder = studio["server"], studio["browser"], studio["folder"]
+    data = base64.b64encode((browser.videos / f"{AUTSL}.mp4").read_bytes()).decode()
+    with browser.page(server.url) as page:
+        results = page.evaluate(
+            """async (b64) => {
+                const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+                const send = (session) => { const fd = new FormData(); fd.append("session", session);
+                    fd.append("gloss", "other"); fd.append("file", new Blob([bytes], {type: "video/mp4"}), "autsl.mp4");
+                    return fetch("/api/clips/video", {method: "POST", body: fd}).then(async (r) => [r.status, await r.json()]); };
+                return await Promise.all([send("s1"), send("s2")]);
+            }""", data)
+        assert [r[0] for r in results] == [200, 200], results
+        assert sorted(r[1]["session"] for r in results) == ["s1", "s2"]
+        show(page, "dataset")
+        page.wait_for_selector("#clip-table tr[data-clip^='s2/other/']")
+        assert page.locator("#clip-table tbody tr").count() == 5
+        page.click("#clip-table tr[data-clip^='s1/abdomen/'] button.play")
+        assert wait_status(page, "dataset-status", "playing").startswith("playing s1/abdomen/")
+        page.wait_for_function("() => window.studio.skeletonFrames >= 3")  # drawn on the canvas
+        browser.shot(page, "dataset")
+    poses = sorted(folder.glob("keypoints/*/other/*.pose"))
+    assert len(poses) == 2 and all(read_clip(p).num_frames == 43 for p in poses)
+    videos = sorted(folder.glob("videos/*/other/*.mp4"))
+    assert [v.read_bytes() for v in videos] == [base64.b64decode(data)] * 2
+    assert not [p for p in folder.rglob(".*") if p.is_file()], "temporary files left"
+    assert browser.foreign == []
+
+
+def _recognise(browser: Browser, server: StudioServer, clip: str, model: str, frames: int, shot: str | None) -> list:
+    with browser.page(server.url, clip) as page:
+        show(page, "recognize")
+        page.wait_for_selector(f"#live-model option[value='{model}']", state="attached")
+        page.select_option("#live-model", model)
+        page.fill("#live-frames", str(frames))
+        page.click("#live-start")
+        page.wait_for_function(f"() => parseInt(document.getElementById('live-count').textContent, 10) >= {frames}"
+                               " || document.getElementById('live-status').classList.contains('error')")
+        assert "error" not in (page.get_attribute("#live-status", "class") or ""), page.text_content("#live-status")
+        top = page.eval_on_selector_all("#live-top li", "els => els.map((e) => [e.dataset.gloss, e.textContent])")
+        if shot:
+            browser.shot(page, shot)
+        page.click("#live-stop")
+    return top
+
+
+def test_enrol_then_recognise_live(studio: dict) -> None:
+    """Enrol the three recorded clips as 'abdomen'; 00339 (not enrolled) is recognised as 'abdomen' live,
+    the AUTSL clip (another sign) is not."""
+    from gspmc.inference.checkpoint import load_recognizer
+
+    server, browser, folder = studio["server"], studio["browser"], studio["folder"]
+    with browser.page(server.url) as page:
+        show(page, "enroll")
+        page.wait_for_selector("#enroll-model option[value='models/base.ckpt']", state="attached")
+        page.fill("#enroll-gloss", "abdomen")
+        page.fill("#enroll-out", "enrolled")
+        for box in page.query_selector_all("#enroll-clips input[data-gloss=abdomen]"):
+            box.check()
+        page.click("#enroll-btn")
+        text = wait_status(page, "enroll-status", "enrolled:")
+        assert text.startswith("enrolled: models/enrolled.ckpt now has 4 classes"), text
+        browser.shot(page, "enroll")
+    assert load_recognizer(folder / "models" / "enrolled.ckpt").classes == ["hello", "thanks", "yes", "abdomen"]
+    top = _recognise(browser, server, QUERY, "models/enrolled.ckpt", 60, "recognize")
+    assert top and top[0][0] == "abdomen", top
+    top = _recognise(browser, server, AUTSL, "models/enrolled.ckpt", 43, None)
+    assert top and top[0][0] != "abdomen", top
+    assert browser.foreign == []
