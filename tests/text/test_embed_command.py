@@ -72,4 +72,8 @@ def test_embed_classes_reports_separability_stores_it_and_gates(make_store, rec,
     assert main([*base, "--gate", f"global:{limit}"]) == 3
     assert "GATE FAILED: global: mean cross-class cosine" in capsys.readouterr().out
     assert main([*base, "--gate", "global:1.0"]) == 0
+    assert "nearest text same class" in capsys.readouterr().out  # the recognition view is printed
+    for key in ("centred_nearest_other", "mean_within_class", "within_cross_gap", "nearest_text_accuracy"):
+        assert key in glob  # one text per class: the within-class figures are None
+    assert glob["mean_within_class"] is None and glob["centred_nearest_other"] is not None
     assert main([*base, "--gate", "nokind:0.5"]) == 2

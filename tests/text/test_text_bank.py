@@ -110,3 +110,47 @@ def test_separability_hand_computed():
     assert sep["shared_texts"] == {"shared": ["a", "b"]}
     # for each text the closest text of ANOTHER class: a0 -> b 1, shared(a) -> b s, shared(b) -> a0 1, c0 -> 0
     assert sep["mean_nearest_other"] == pytest.approx((1 + s + 1 + 0) / 4, abs=1e-4)
+
+
+def test_recognition_figures_hand_computed():
+    """Within-class cosine, within-cross gap and leave-one-out nearest-text accuracy on 5 texts of 3 classes."""
+    from gspmc.text.bank import KindBank
+
+    emb = np.array([[1, 0, 0], [0.6, 0.8, 0], [0, 1, 0], [0, 0, 1], [0, 0.6, 0.8]], np.float32)
+    kb = KindBank(emb, np.array([0, 0, 1, 2, 2]), ("t0", "t1", "t2", "t3", "t4"))
+    r = kb.recognition_figures()
+    # same-class pairs: t0~t1 0.6, t3~t4 0.8; cross pairs sum 0.8 + 0.48 + 0.6 = 1.88 over 8 pairs
+    assert r["mean_within_class"] == pytest.approx(0.7, abs=1e-4)
+    assert r["within_cross_gap"] == pytest.approx(0.7 - 1.88 / 8, abs=1e-4)
+    # closest other text: t0 -> t1 (same), t1 -> t2 0.8 (other class), t3 -> t4, t4 -> t3; t2 has no partner
+    assert r["nearest_text_accuracy"] == pytest.approx(0.75)
+    assert kb.separability(["a", "b", "c"])["nearest_text_accuracy"] == pytest.approx(0.75)  # part of the report
+
+
+def test_centred_nearest_other_removes_the_shared_direction():
+    """Three one-text classes e_k = (3c + d_k)/sqrt(10), c orthogonal to the orthonormal d_k: every raw cosine is
+    0.9, but centred they are the three corners of a triangle around the origin, cosine -1/2."""
+    from gspmc.text.bank import KindBank
+
+    c, d = np.array([0, 0, 0, 1.0]), np.eye(4)[:3]
+    emb = ((3 * c + d) / np.sqrt(10)).astype(np.float32)
+    kb = KindBank(emb, np.array([0, 1, 2]), ("x", "y", "z"))
+    sep = kb.separability(["x", "y", "z"])
+    assert sep["mean_cross_cosine"] == pytest.approx(0.9, abs=1e-4)
+    assert sep["mean_nearest_other"] == pytest.approx(0.9, abs=1e-4)
+    assert sep["centred_nearest_other"] == pytest.approx(-0.5, abs=1e-4)
+    assert sep["mean_within_class"] is None and sep["nearest_text_accuracy"] is None  # one text per class
+
+
+def test_bank_separability_pools_global_and_synonyms(store, hash_encoder):
+    """``global+synonym``: the synonyms are same-class partners of the global texts."""
+    from gspmc.text.bank import POOLED_KIND, format_separability
+
+    bank = load_text_bank(store, CLASSES, encoder=hash_encoder)
+    sep = bank.separability()
+    pooled = sep[POOLED_KIND]
+    assert pooled["texts"] == len(bank.kinds["global"]) + len(bank.kinds["synonym"])  # no text is in both kinds
+    assert pooled["classes"] == 3  # coffee, tea, thank-you
+    assert pooled["mean_within_class"] is not None  # tea and coffee have two texts
+    assert set(sep) == set(bank.kinds) | {POOLED_KIND}
+    assert "| global+synonym |" in format_separability(sep)

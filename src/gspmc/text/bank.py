@@ -96,6 +96,45 @@ class KindBank:
             out["mean_nearest_other"] = round(float(near[np.isfinite(near)].mean()), 4)
         out["pairs_at_threshold"] = [[classes[i], classes[j], round(v, 4)] for i, j, v in pairs]
         out["shared_texts"] = {t: [classes[c] for c in cs] for t, cs in self.shared_texts().items()}
+        out.update(self.recognition_figures())
+        return out
+
+    def recognition_figures(self) -> dict[str, float | None]:
+        """Figures that do not move with the encoder's overall cosine level (docs/mc.md, "encoder or texts?").
+
+        - ``centred_nearest_other``: ``mean_nearest_other`` after subtracting the kind's mean embedding
+          and re-normalising (a common "this is a sign description" direction inflates every raw cosine;
+          the centred mean itself is about -1/(K-1) by construction, so only the nearest is reported);
+        - ``mean_within_class``: mean cosine between two different texts of the same class;
+        - ``within_cross_gap``: ``mean_within_class`` minus the mean cross-class cosine;
+        - ``nearest_text_accuracy``: over the texts whose class has another text, the share whose closest
+          other text (leave-one-out) is of its own class.
+
+        Each is None where undefined (fewer than two classes; no class with two texts).
+        """
+        out: dict[str, float | None] = {"centred_nearest_other": None, "mean_within_class": None,
+                                        "within_cross_gap": None, "nearest_text_accuracy": None}
+        m = len(self)
+        if m == 0:
+            return out
+        e = self.embeddings.astype(np.float64)  # (M, d)
+        eye = np.eye(m, dtype=bool)
+        diff = self.labels[:, None] != self.labels[None, :]  # (M, M)
+        same = ~diff & ~eye
+        sim = e @ e.T  # (M, M)
+        if diff.any():
+            c = e - e.mean(axis=0, keepdims=True)
+            c /= np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-12)
+            near = np.where(diff, c @ c.T, -np.inf).max(axis=1)  # (M,)
+            out["centred_nearest_other"] = round(float(near[np.isfinite(near)].mean()), 4)
+        if same.any():
+            within = float(sim[same].mean())
+            out["mean_within_class"] = round(within, 4)
+            if diff.any():
+                out["within_cross_gap"] = round(within - float(sim[diff].mean()), 4)
+            rows = same.any(axis=1)  # (M,) texts with a same-class partner
+            nearest = np.where(eye, -np.inf, sim).argmax(axis=1)  # (M,)
+            out["nearest_text_accuracy"] = round(float((self.labels[nearest] == self.labels)[rows].mean()), 4)
         return out
 
     def shared_texts(self) -> dict[str, list[int]]:
@@ -137,6 +176,7 @@ class KindBank:
 
 
 SHARED_MODES = ("merge", "drop", "keep")
+POOLED_KIND = "global+synonym"  # a report-only kind of TextBank.separability (not a training kind)
 
 
 def _text_groups(texts: Sequence[str], emb: np.ndarray, merge_cosine: float | None) -> np.ndarray:
@@ -217,8 +257,14 @@ class TextBank:
         return [c for i, c in enumerate(self.classes) if i not in have]
 
     def separability(self, threshold: float = 0.9) -> dict[str, dict[str, Any]]:
-        """:meth:`KindBank.separability` of every kind (global, synonym, each description part)."""
-        return {kind: kb.separability(self.classes, threshold) for kind, kb in self.kinds.items()}
+        """:meth:`KindBank.separability` of every kind (global, synonym, each description part), and of
+        ``global+synonym`` (the two pooled: the synonyms are the same-class partners of the global texts,
+        which gives the global texts a within-class cosine and a nearest-text accuracy)."""
+        sep = {kind: kb.separability(self.classes, threshold) for kind, kb in self.kinds.items()}
+        if "global" in self.kinds and len(self.kinds.get("synonym", ())):
+            sep[POOLED_KIND] = merge_banks([self.kinds["global"], self.kinds["synonym"]]).separability(
+                self.classes, threshold)
+        return sep
 
     def report(self) -> str:
         """A few lines saying what the bank holds and which classes lack texts."""
@@ -260,7 +306,20 @@ def format_separability(sep: dict[str, dict[str, Any]], pairs: int = 5) -> str:
             extra.append(f"  {kind}: pairs >= {st['threshold']:g}: {shown}" + (f" (+{more} more)" if more > 0 else ""))
         for text, owners in list(st["shared_texts"].items())[:3]:
             extra.append(f"  {kind}: {len(owners)} classes share {text[:60]!r}: {_short(owners, 6)}")
-    return "\n".join(lines + extra)
+    rec = ["  recognition view (centred: the direction all texts share removed; nearest text same class: a rank, "
+           "comparable across encoders; docs/mc.md):",
+           "  | kind | centred nearest other | within class | within - cross | nearest text same class |",
+           "  |---|---|---|---|---|"]
+    for kind, st in sep.items():
+        if not st["texts"] or "centred_nearest_other" not in st:
+            continue
+        rec.append(f"  | {kind} | {_fmt(st['centred_nearest_other'])} | {_fmt(st['mean_within_class'])} | "
+                   f"{_fmt(st['within_cross_gap'])} | {_fmt(st['nearest_text_accuracy'])} |")
+    return "\n".join(lines + extra + (rec if len(rec) > 3 else []))
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f}"
 
 
 def _short(names: Sequence[str], k: int = 12) -> str:

@@ -8,7 +8,9 @@ unless ``--rebuild`` (see :mod:`gspmc.text.cache`). With ``--classes`` (a text f
 name a line, or any vocabulary file ``gspmc describe --vocab`` reads: the dataset's npz, AUTSL/SLR500
 CSV, ...) it also prints how the store covers that class list and how separable its texts are (per
 kind: mean and max cosine between texts of different classes, class pairs >= 0.9, texts shared by
-several classes), and writes those figures next to the cache as ``<cache stem>.separability.json``.
+several classes; and, comparable across encoders, the nearest other class's cosine after centring and
+the share of texts whose closest text is of their own class, also for ``global+synonym`` pooled), and
+writes those figures next to the cache as ``<cache stem>.separability.json``.
 ``--gate KIND:MEAN`` fails (exit code 3) when a kind's mean cross-class cosine is above MEAN.
 """
 
