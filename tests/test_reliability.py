@@ -9,7 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "reliability.md"
-AREAS = {"readers", "extraction", "describe", "embed", "fit", "predict", "export", "enroll"}
+AREAS = {"readers", "extraction", "describe", "embed", "fit", "predict", "export", "enroll", "studio"}
 
 
 def bad_input_rows() -> list[dict[str, str]]:

@@ -243,6 +243,7 @@ def studio(browser_tools: Path, tmp_path_factory: pytest.TempPathFactory, shots:
     server = StudioServer(folder, LIMIT_MB).start()
     browser = Browser(shots, tmp_path_factory.mktemp("y4m"), browser_tools / "videos")
     sessions = {"wlasl_00335": "s1", "wlasl_00336": "s2", "wlasl_00338": "s1"}
+    holder: dict = {}
     try:
         for i, clip in enumerate(WLASL):
             with browser.page(server.url, clip) as page:
@@ -262,8 +263,10 @@ def studio(browser_tools: Path, tmp_path_factory: pytest.TempPathFactory, shots:
                 save(page)
         poses = sorted(folder.glob("keypoints/*/abdomen/*.pose"))
         assert len(poses) == 3 and all(read_clip(p).num_frames == 60 for p in poses)
-        yield {"server": server, "browser": browser, "folder": folder}
+        holder.update(server=server, browser=browser, folder=folder)
+        yield holder
     finally:
+        server = holder.get("server", server)  # the restart test replaces it
         for name in server.studio.jobs.names():  # never leave a training process behind
             state = server.studio.jobs.state(name)
             if state["status"] in ("running", "stopping"):
@@ -358,3 +361,152 @@ def test_enrol_then_recognise_live(studio: dict) -> None:
     top = _recognise(browser, server, AUTSL, "models/enrolled.ckpt", 43, None)
     assert top and top[0][0] != "abdomen", top
     assert browser.foreign == []
+
+
+def _start_run(page, name: str, epochs: int) -> None:
+    show(page, "train")
+    page.wait_for_selector("#train-fold option[value=s2]", state="attached")
+    page.fill("#train-name", name)
+    page.select_option("#train-fold", "s2")  # test on session 2, train on session 1 (val: half of it)
+    page.fill("#train-epochs", str(epochs))
+    page.fill("#train-settings", TINY_SETTINGS)
+    page.click("#train-start")
+    assert wait_status(page, "train-status", "started").startswith(f"started {name}")
+
+
+def test_train_through_the_page_and_the_confusion_matrix_is_the_runs(studio: dict) -> None:
+    """2 glosses x 2 sessions (abdomen: 00335 + 00338 in s1, 00336 in s2; other: the AUTSL clip in both
+    sessions), a tiny model for 3 epochs; the evaluation page shows the run's report."""
+    from gspmc.inference.metrics import confusion_matrix, predictions
+    from gspmc.io import read_json
+    from gspmc.train.evaluate import load_scores
+
+    server, browser, folder = studio["server"], studio["browser"], studio["folder"]
+    with browser.page(server.url) as page:
+        _start_run(page, "tiny", 3)
+        page.wait_for_selector("#run-table tr[data-run=tiny][data-status=done]")
+        browser.shot(page, "train")
+        show(page, "evaluate")
+        page.wait_for_selector("#eval-run option[value=tiny]", state="attached")
+        page.select_option("#eval-run", "tiny")
+        page.click("#eval-show")
+        assert wait_status(page, "eval-status", "run tiny").startswith("run tiny")
+        shown = page.eval_on_selector_all("#confusion tbody tr", "rows => rows.map((r) => [...r.cells].map((c) => c.textContent))")
+        header = page.eval_on_selector_all("#confusion thead td", "cells => cells.map((c) => c.textContent)")
+        per_class = page.eval_on_selector_all("#per-class tbody tr", "rows => rows.map((r) => [...r.cells].map((c) => c.textContent))")
+        top1 = page.text_content("#eval-top1")
+        browser.shot(page, "evaluate")
+    run = folder / "runs" / "tiny"
+    report = read_json(run / "report_test.json")
+    sf = load_scores(run / "scores_test.npz")
+    expect = confusion_matrix(predictions(sf.scores), sf.labels, len(sf.classes))
+    assert header[1:] == sf.classes == ["abdomen", "other"]
+    assert [r[0] for r in shown] == sf.classes
+    assert np.array_equal(np.array([[int(v) for v in r[1:]] for r in shown]), expect)
+    # the matrix agrees with report_test.json: row sums are the clips per class, the diagonal its accuracy
+    for i, c in enumerate(sf.classes):
+        assert expect[i].sum() == report["per_class"][c]["n"]
+        assert math.isclose(expect[i, i] / expect[i].sum(), report["per_class"][c]["accuracy"])
+    assert math.isclose(np.trace(expect) / expect.sum(), report["metrics"]["top1"])
+    assert top1.startswith(f"top-1 on test session s2: {100 * report['metrics']['top1']:.1f}%")
+    assert [r[0] for r in per_class] == list(report["per_class"])
+    assert browser.foreign == []
+
+
+def _epochs_done(page, name: str) -> int:
+    return int(page.text_content(f"#run-table tr[data-run={name}] td:nth-child(4)").split("/")[0])
+
+
+def test_server_restart_mid_training_keeps_the_job(studio: dict) -> None:
+    """A run survives a server restart (its process outlives the server and is found again); stop and
+    resume from the page; the resumed process restores last.ckpt (gspmc fit's own resume)."""
+    server, browser, folder = studio["server"], studio["browser"], studio["folder"]
+    with browser.page(server.url) as page:
+        _start_run(page, "long", 1000)
+        page.wait_for_function("() => { const r = document.querySelector('#run-table tr[data-run=long]');"
+                               " return r && parseInt(r.cells[3].textContent, 10) >= 1; }")
+        before = _epochs_done(page, "long")
+        pid = server.studio.jobs.state("long")["pid"]
+        server.stop()
+        server = StudioServer(folder, LIMIT_MB, port=server.port).start()
+        studio["server"] = server
+        page.reload()
+        page.wait_for_selector("#run-table tr[data-run=long][data-status=running]")
+        state = server.studio.jobs.state("long")
+        assert state["pid"] == pid and state["status"] == "running"
+        page.wait_for_function(f"() => parseInt(document.querySelector('#run-table tr[data-run=long]').cells[3].textContent, 10) > {before}")
+        page.click("#run-table tr[data-run=long] button.stop")
+        page.wait_for_selector("#run-table tr[data-run=long][data-status=stopped] button.resume")
+        _wait_dead(pid)
+        stopped_at = _epochs_done(page, "long")
+        assert (folder / "runs" / "long" / "last.ckpt").is_file()
+        page.click("#run-table tr[data-run=long] button.resume")
+        page.wait_for_function(f"() => {{ const r = document.querySelector('#run-table tr[data-run=long]');"
+                               f" return r.dataset.status === 'running' && parseInt(r.cells[3].textContent, 10) > {stopped_at}; }}")
+        browser.shot(page, "train-resumed")
+        page.click("#run-table tr[data-run=long] button.stop")
+        page.wait_for_selector("#run-table tr[data-run=long][data-status=stopped]")
+    log = (folder / "runs" / "long" / "job.log").read_text()
+    assert "Restoring states from the checkpoint" in log or "Restored all states" in log
+    assert browser.foreign == []
+
+
+def test_bad_uploads_are_refused_and_store_nothing(studio: dict) -> None:
+    """A text file as a video, an upload over the limit, a name with ../, a frame that is not an image:
+    a clear message each, and the project folder unchanged."""
+    server, browser, folder = studio["server"], studio["browser"], studio["folder"]
+
+    def files() -> set[Path]:
+        return {p for p in folder.rglob("*") if "runs" not in p.relative_to(folder).parts}
+
+    before = files()
+    video = (browser.videos / f"{AUTSL}.mp4").read_bytes()
+    with browser.page(server.url) as page:
+        show(page, "record")
+        page.fill("#rec-gloss", "other")
+        page.fill("#rec-session", "s1")
+        cases = [("notes.mp4", b"just some text, not a video\n" * 10, "is not a video file"),
+                 ("notes.txt", b"hello", "is not a video file"),
+                 ("big.mp4", b"\0" * ((LIMIT_MB + 1) * 1024 * 1024), "upload too large")]
+        for name, data, message in cases:
+            page.set_input_files("#upload-file", files=[{"name": name, "mimeType": "video/mp4", "buffer": data}])
+            page.click("#upload-btn")
+            text = wait_status(page, "record-status", "saved")
+            assert message in text and "nothing was stored" in text, (name, text)
+            assert "error" in page.get_attribute("#record-status", "class")
+            page.evaluate("() => { const e = document.getElementById('record-status'); e.textContent = '';"
+                          " e.classList.remove('error'); }")
+        browser.shot(page, "upload-error")
+        page.fill("#rec-gloss", "../evil")
+        page.set_input_files("#upload-file", files=[{"name": "a.mp4", "mimeType": "video/mp4", "buffer": video}])
+        page.click("#upload-btn")
+        text = wait_status(page, "record-status", "saved")
+        assert "gloss '../evil' is not allowed: use letters" in text, text
+        status = page.evaluate("""async () => {
+            const fd = new FormData(); fd.append("session", "s1"); fd.append("gloss", "other");
+            fd.append("frames", new Blob(["not an image"], {type: "image/jpeg"}), "f0.jpg");
+            const r = await fetch("/api/clips/frames", {method: "POST", body: fd}); return [r.status, await r.json()]; }""")
+        assert status[0] == 415 and "is not a JPEG or PNG image" in status[1]["error"]
+        status = page.evaluate("""async () => { const r = await fetch("/api/clips/..%2F..%2Fx/other/c", {method: "DELETE"});
+            return [r.status, await r.json()]; }""")
+        assert status[0] in (400, 404), status
+        status = page.evaluate("""async () => { const r = await fetch("/api/runs", {method: "POST",
+            headers: {"content-type": "application/json"},
+            body: JSON.stringify({name: "evil", fold: "s2", epochs: 1, settings: "data.path=/etc"})});
+            return [r.status, await r.json()]; }""")
+        assert status[0] == 400 and "setting(s) not allowed" in status[1]["error"]
+        status = page.evaluate("""async () => { const r = await fetch("/api/runs", {method: "POST",
+            headers: {"content-type": "application/json"}, body: JSON.stringify({name: "tiny", fold: "s2", epochs: 1})});
+            return [r.status, await r.json()]; }""")
+        assert status[0] == 409 and "exists; resume it or choose another name" in status[1]["error"]
+    assert files() == before
+    assert not (folder.parent / "evil").exists()
+    assert browser.foreign == []
+
+
+def test_binding_another_interface_needs_a_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("fastapi", reason="gspmc studio needs the studio extra")
+    from gspmc.cli import main
+
+    assert main(["studio", "--host", "0.0.0.0", "--port", "1"]) == 2
+    assert "would let other machines use the studio" in capsys.readouterr().err
