@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from gspmc.apps.spotting import SpotConfig, Transcriber
+from gspmc.apps.spotting import LIVE_SPOT, Transcriber
 from gspmc.apps.studio.project import StudioError
 from gspmc.inference.predictor import Predictor
 from gspmc.video.holistic import LAYOUT, HolisticRunner
@@ -34,7 +34,7 @@ class LiveSession:
         self.units = units
         self.k = max(1, min(int(k), len(self.predictor.classes)))
         self.frames: deque[tuple[np.ndarray, np.ndarray, np.ndarray]] = deque(maxlen=max(2, int(clip_frames)))
-        self.transcriber = Transcriber(self.predictor, LAYOUT, SpotConfig())
+        self.transcriber = Transcriber(self.predictor, LAYOUT, LIVE_SPOT)  # the operating point of `gspmc live --transcribe`
         self.segments: list[dict[str, Any]] = []
         self.count = 0
         self.runner: HolisticRunner | None = HolisticRunner()

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
@@ -166,7 +168,15 @@ def _error(err: GspmcError) -> JSONResponse:
 
 def create_app(folder: str | Path, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB) -> FastAPI:
     studio = Studio(folder, max_upload_mb)
-    app = FastAPI(title="gspmc studio", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        studio.live.close()  # training jobs keep running: they outlive the server (jobs.py)
+        studio.jobs.shutdown()
+        studio.project.close()
+
+    app = FastAPI(title="gspmc studio", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.studio = studio
     static = resources.files("gspmc.apps.studio") / STATIC
 
@@ -321,12 +331,6 @@ def create_app(folder: str | Path, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB)
     def live_close(sid: str) -> dict[str, Any]:
         studio.live.close(sid)
         return {"closed": sid}
-
-    @app.on_event("shutdown")
-    def _shutdown() -> None:
-        studio.live.close()
-        studio.jobs.shutdown()
-        studio.project.close()
 
     return BodyLimit(app, int(max_upload_mb * 1024 * 1024))  # type: ignore[return-value]
 

@@ -96,7 +96,8 @@ async function playPreview(blobs) {
   const canvas = $("preview"); canvas.hidden = false;
   const ctx = canvas.getContext("2d");
   const images = await Promise.all(blobs.map((b) => createImageBitmap(b)));
-  let i = 0;
+  ctx.drawImage(images[0], 0, 0, canvas.width, canvas.height);
+  let i = 1;
   clearInterval(studio.previewTimer);
   studio.previewTimer = setInterval(() => {
     if (studio.recording !== blobs) { clearInterval(studio.previewTimer); canvas.hidden = true; return; }
@@ -224,8 +225,11 @@ function drawCurve(metrics) {
       if (first) { ctx.moveTo(x(i), y); first = false; } else ctx.lineTo(x(i), y); ctx.fillStyle = colour; ctx.fillRect(x(i) - 2, y - 2, 4, 4); });
     ctx.stroke();
   };
+  ctx.strokeStyle = "#999"; ctx.beginPath(); ctx.moveTo(30, 20); ctx.lineTo(30, canvas.height - 20); ctx.lineTo(canvas.width - 10, canvas.height - 20); ctx.stroke();
   line("loss", maxLoss, "#c33"); line("val_top1", 1, "#36c");
-  ctx.fillStyle = "#c33"; ctx.fillText("train loss", 35, 12); ctx.fillStyle = "#36c"; ctx.fillText("val top-1", 110, 12);
+  ctx.fillStyle = "#c33"; ctx.fillText(`train loss (max ${maxLoss.toFixed(3)})`, 35, 12);
+  ctx.fillStyle = "#36c"; ctx.fillText("val top-1 (0-100%)", 200, 12);
+  ctx.fillStyle = "#333"; ctx.fillText(`epoch 0 .. ${metrics[metrics.length - 1].epoch}`, canvas.width - 110, canvas.height - 5);
 }
 
 async function refreshRuns() {
@@ -252,7 +256,14 @@ async function refreshRuns() {
       td.append(b);
     }
     if (r.status === "running" || r.status === "stopping") active = true;
-    if (r.name === ($("train-name").value || r.name) || data.runs.length === 1) { drawCurve(r.metrics); $("train-log").textContent = r.log_tail; }
+    tr.onclick = () => { studio.selectedRun = r.name; refreshRuns(); };
+  }
+  // the curve and log of the selected run (click a row), else the running one, else the newest
+  const chosen = data.runs.find((r) => r.name === studio.selectedRun) || data.runs.find((r) => r.status === "running")
+    || data.runs[data.runs.length - 1];
+  if (chosen) {
+    drawCurve(chosen.metrics); $("train-log").textContent = `${chosen.name}:\n${chosen.log_tail}`;
+    [...tb.rows].forEach((row) => row.classList.toggle("selected", row.dataset.run === chosen.name));
   }
   const sel = $("eval-run"); const old = sel.value; sel.innerHTML = "";
   data.runs.filter((r) => r.status === "done").forEach((r) => sel.add(new Option(r.name, r.name)));
