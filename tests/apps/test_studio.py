@@ -18,6 +18,7 @@ classes score uniformly. Enrolment and live recognition then run on it unchanged
 from __future__ import annotations
 
 import base64
+import hashlib
 import math
 import os
 import shutil
@@ -126,7 +127,7 @@ def make_gspmc_checkpoint(path: Path, shared: Path, classes: list[str], seed: in
     tiny = {"channels": (16, 16, 32), "strides": (1, 2, 1)}
     input_cfg = InputConfig(layout="sam-slr-27", window=20, stream="joint", normalize="shoulders")
     cfg = Config(name="studio-test", input=input_cfg, model=ModelSection(profile="cpu-small", overrides=dict(tiny)),
-                 mc=MCConfig(enabled=True, alpha=0.5, options={"store": "unused.jsonl", "encoder": "unused"}))
+                 mc=MCConfig(enabled=True, alpha=0.5, options={"store": "unused.jsonl", "encoder": "test-hash"}))
     model_cfg = get_profile("cpu-small", **tiny)
     torch.manual_seed(seed)
     layout = get_layout("sam-slr-27")
@@ -152,6 +153,35 @@ def make_gspmc_checkpoint(path: Path, shared: Path, classes: list[str], seed: in
     meta = checkpoint_meta(config_to_dict(cfg), list(classes), model_cfg, epoch=3)
     torch.save({"state_dict": state, "gspmc": meta, "epoch": 3, "optimizer_states": []}, path)
     return path
+
+
+class HashEncoder:
+    """A deterministic text encoder (hashed character trigrams in ``dim`` buckets), registered as
+    ``test-hash`` while a test enrols a description (the server runs in this process)."""
+
+    def __init__(self, dim: int = 32) -> None:
+        from gspmc.text.encoders import TextEncoder
+
+        class _Encoder(TextEncoder):
+            name = "test-hash"
+
+            @property
+            def id(self) -> str:
+                return "test-hash@1"
+
+            @property
+            def dim(self) -> int:
+                return dim
+
+            def _encode_batch(self, texts: list[str]) -> np.ndarray:
+                out = np.zeros((len(texts), dim), dtype=np.float64)
+                for i, t in enumerate(texts):
+                    s = f"  {t.lower()} "
+                    for j in range(len(s) - 2):
+                        out[i, int.from_bytes(hashlib.md5(s[j:j + 3].encode()).digest()[:4], "little") % dim] += 1.0
+                return out
+
+        self.encoder = _Encoder()
 
 
 class Browser:
@@ -363,6 +393,29 @@ def test_enrol_then_recognise_live(studio: dict) -> None:
     assert browser.foreign == []
 
 
+def test_enrol_from_a_description(studio: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A description alone enrols a sign (embedded with the checkpoint's text encoder, here a hash encoder)."""
+    from gspmc.inference.checkpoint import load_recognizer
+    from gspmc.text import encoders as enc_mod
+
+    encoder = HashEncoder().encoder
+    monkeypatch.setitem(enc_mod._REGISTRY, "test-hash", lambda arg, device: encoder)
+    server, browser, folder = studio["server"], studio["browser"], studio["folder"]
+    with browser.page(server.url) as page:
+        show(page, "enroll")
+        page.wait_for_selector("#enroll-model option[value='models/base.ckpt']", state="attached")
+        page.select_option("#enroll-model", "models/base.ckpt")
+        page.fill("#enroll-gloss", "circle")
+        page.fill("#enroll-out", "described")
+        page.fill("#enroll-description", "the index finger draws a circle in front of the chest")
+        page.click("#enroll-btn")
+        text = wait_status(page, "enroll-status", "enrolled:")
+        assert text.startswith("enrolled: models/described.ckpt now has 4 classes"), text
+    rec = load_recognizer(folder / "models" / "described.ckpt")
+    assert rec.classes == ["hello", "thanks", "yes", "circle"] and rec.openvocab.enrolled[0].gloss == "circle"
+    assert browser.foreign == []
+
+
 def _start_run(page, name: str, epochs: int) -> None:
     show(page, "train")
     page.wait_for_selector("#train-fold option[value=s2]", state="attached")
@@ -500,6 +553,10 @@ def test_bad_uploads_are_refused_and_store_nothing(studio: dict) -> None:
             headers: {"content-type": "application/json"}, body: JSON.stringify({name: "tiny", fold: "s2", epochs: 1})});
             return [r.status, await r.json()]; }""")
         assert status[0] == 409 and "exists; resume it or choose another name" in status[1]["error"]
+        status = page.evaluate("""async () => { const r = await fetch("/api/runs", {method: "POST",
+            headers: {"content-type": "application/json"}, body: JSON.stringify({name: "nofold", fold: "s9", epochs: 1})});
+            return [r.status, await r.json()]; }""")
+        assert status[0] == 400 and "test session 's9' has no clips; choose one of" in status[1]["error"]
     assert files() == before
     assert not (folder.parent / "evil").exists()
     assert browser.foreign == []
@@ -511,3 +568,15 @@ def test_binding_another_interface_needs_a_flag(capsys: pytest.CaptureFixture[st
 
     assert main(["studio", "--host", "0.0.0.0", "--port", "1"]) == 2
     assert "would let other machines use the studio" in capsys.readouterr().err
+
+
+def test_training_needs_two_glosses_and_two_sessions(tmp_path: Path) -> None:
+    pytest.importorskip("fastapi", reason="gspmc studio needs the studio extra")
+    from gspmc.apps.studio.project import StudioError
+    from gspmc.apps.studio.server import Studio
+
+    studio = Studio(tmp_path)
+    with pytest.raises(StudioError, match="training needs at least 2 glosses and 2 sessions"):
+        studio.check_trainable("s1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keypoints", "models", "runs", "videos"]
+    assert not list(studio.project.runs.iterdir())

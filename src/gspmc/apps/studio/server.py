@@ -149,6 +149,16 @@ class Studio:
                         "gspmc": gsp})
         return out
 
+    def check_trainable(self, fold: str) -> None:
+        """Refuse a run the own-data recipe cannot do: < 2 glosses, < 2 sessions, or an unknown test session."""
+        clips = self.project.clips()
+        glosses, sessions = {c.gloss for c in clips}, {c.session for c in clips}
+        if len(glosses) < 2 or len(sessions) < 2:
+            raise StudioError(f"training needs at least 2 glosses and 2 sessions (the test session is left out); the "
+                              f"project has {len(glosses)} gloss(es) and {len(sessions)} session(s)")
+        if fold not in sessions:
+            raise StudioError(f"test session {fold!r} has no clips; choose one of {sorted(sessions)}")
+
     def evaluation(self, name: str) -> dict[str, Any]:
         run = self.jobs.run_dir(name)
         report_path = run / "report_test.json"
@@ -254,6 +264,7 @@ def create_app(folder: str | Path, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB)
             epochs = int(body.get("epochs") or 20)
         except (TypeError, ValueError):
             raise StudioError("epochs must be a whole number") from None
+        studio.check_trainable(str(body.get("fold") or ""))
         return studio.jobs.start(str(body.get("name") or ""), str(body.get("fold") or ""), epochs, sets)
 
     @app.get("/api/runs/{name}")
