@@ -20,7 +20,10 @@ Paths (the format is guessed from the path; ``format=`` overrides):
 Formats: ``mp-npz``, ``mp-data``, ``sam-slr``, ``wholebody``, ``autsl``, ``slr500``, ``pose``, ``videos``,
 ``gislr``.
 Keyword arguments go to the reader (``pattern=`` for MP_Data, ``.pose`` and video folders:
-`gspmc.data.pattern`).
+`gspmc.data.pattern`). ``class_names=PATH`` reads the dataset's class list file (SLR500's gloss list,
+AUTSL's ClassId,TR,EN CSV, WLASL's class list, GISLR's sign map: `readers._common.read_class_names`) and
+gives it to the reader as ``classes`` (``class_count=K``: its first K names, e.g. WLASL-100), so numeric
+labels get their names and a description store's texts align with them by name.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+from gspmc.data.readers._common import read_class_names
 from gspmc.data.sample import ClipSet
 from gspmc.errors import ConfigError, DataError
 from gspmc.paths import data_dir
@@ -71,6 +75,15 @@ def _guess_format(p: Path, kw: dict[str, Any]) -> str:
     return "mp-data"
 
 
+def class_list_path(path: str | PathLike[str]) -> Path:
+    """A class list file named in ``data.options.class_names``: as given when it exists, else under
+    ``data_dir()`` (so ``vocab/slr500_gloss_label.txt`` finds the shared copy)."""
+    p = Path(path).expanduser()
+    if p.is_file() or p.is_absolute():
+        return p
+    return data_dir() / p
+
+
 def load_dataset(name_or_path: str | PathLike[str], format: str | None = None, **kw: Any) -> ClipSet:
     """Read a dataset by name (``traduttore``) or path; see the module docstring.
 
@@ -78,6 +91,14 @@ def load_dataset(name_or_path: str | PathLike[str], format: str | None = None, *
         DataError: the data is missing (with what to run) or bad (naming the file).
         ConfigError: an unknown format.
     """
+    if isinstance(kw.get("class_names"), str | PathLike):  # the dataset's class list file -> classes=
+        names = read_class_names(class_list_path(kw.pop("class_names")))
+        count = kw.pop("class_count", None)  # WLASL-K: the first K names of the 2,000-class list
+        if count is not None:
+            if not 1 <= int(count) <= len(names):
+                raise ConfigError(f"data.options.class_count {count}: the class list has {len(names)} names")
+            names = names[: int(count)]
+        kw["classes"] = names
     if str(name_or_path) == "traduttore":
         p = traduttore_path()
         if not p.is_file():

@@ -94,6 +94,56 @@ def default_classes(values: Iterable[object]) -> list[str]:
     return [str(i) for i in range(max(ints) + 1)] if ints else []
 
 
+def read_class_names(path: PathT) -> list[str]:
+    """A dataset's class names in label order, from the class list files datasets ship:
+
+    - ``.txt``: one name a line (SLR500's ``dictionary`` / ``gloss_label``);
+    - ``.tsv``: ``id<TAB>name`` (WLASL's class list; the name column);
+    - ``.csv``: AUTSL's ``ClassId,TR,EN`` (the Turkish name, the key of the AUTSL store), or a header
+      with a ``gloss`` or ``name`` column;
+    - ``.json``: an object name -> label index (GISLR's ``sign_to_prediction_index_map.json``).
+
+    Raises:
+        DataError: the file is missing, unreadable, empty, of another layout, or names a class twice.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as err:
+        raise DataError(p, f"cannot read the class list: {err}") from None
+    suffix = p.suffix.lower()
+    if suffix == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise DataError(p, f"not valid JSON: {err}") from None
+        if not isinstance(data, dict) or not all(isinstance(v, int) for v in data.values()):
+            raise DataError(p, "expected an object mapping each class name to its label index")
+        names = [n for n, _ in sorted(data.items(), key=lambda kv: kv[1])]
+    elif suffix in (".tsv", ".csv"):
+        rows = [r for r in csv.reader(text.splitlines(), delimiter="\t" if suffix == ".tsv" else ",") if any(r)]
+        if not rows:
+            raise DataError(p, "the class list is empty")
+        head = [h.strip().lower() for h in rows[0]]
+        if head[:3] == ["classid", "tr", "en"]:
+            names = [r[1].strip() for r in rows[1:]]
+        elif "gloss" in head or "name" in head:
+            col = head.index("gloss") if "gloss" in head else head.index("name")
+            names = [r[col].strip() for r in rows[1:]]
+        elif all(len(r) >= 2 for r in rows) and all(r[0].strip().isdigit() for r in rows):
+            names = [r[1].strip() for r in rows]
+        else:
+            raise DataError(p, "expected id<TAB>name rows, AUTSL's ClassId,TR,EN or a header with a gloss/name column")
+    else:
+        names = [line.strip() for line in text.splitlines() if line.strip()]
+    if not names:
+        raise DataError(p, "the class list is empty")
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise DataError(p, f"the class list names {dup[:5]} more than once")
+    return names
+
+
 def read_label_table(path: PathT) -> list[tuple[str, str]]:
     """Read (clip id, label) pairs from a CSV (``id,label`` rows; an optional header whose first
     cell is ``id``/``name``/``sample``/``video`` is skipped) or a JSON file (an object id -> label, or a
