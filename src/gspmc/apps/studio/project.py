@@ -199,9 +199,13 @@ class Project:
             raise StudioError(f"the recording has {len(frames)} frames; at most {MAX_FRAMES}")
         clip = self.new_clip_name()
         video, pose = self.clip_paths(session, gloss, clip)
-        keypoints = self._keypoints_of_frames(frames, fps)
         video.parent.mkdir(parents=True, exist_ok=True)
         write_frames_video(video, frames, fps)
+        try:  # from the stored .mp4, as `gspmc extract videos/` would: the CLI and the studio see the same keypoints
+            keypoints = self._extract(video)
+        except DataError as err:
+            video.unlink(missing_ok=True)
+            raise StudioError(f"the recording could not be stored as a video ({err.problem})", 500) from None
         pose.parent.mkdir(parents=True, exist_ok=True)
         write_clip(pose, keypoints)
         return ClipInfo(session, gloss, clip, keypoints.num_frames, True)
@@ -217,16 +221,6 @@ class Project:
             runner = self._runner_locked()
             runner.reset()
             return extract_video(video, runner)
-
-    def _keypoints_of_frames(self, frames: list[np.ndarray], fps: float) -> HolisticClip:
-        with self._mp_lock:
-            runner = self._runner_locked()
-            runner.reset()
-            out = [runner.process_bgr(f) for f in frames]
-        coords = np.stack([c for c, _ in out]).astype(np.float32)  # (T, 543, 3)
-        conf = np.stack([s for _, s in out]).astype(np.float32)  # (T, 543)
-        h, w = frames[0].shape[:2]
-        return HolisticClip(coords, conf, float(fps), w, h)
 
     def close(self) -> None:
         with self._mp_lock:
