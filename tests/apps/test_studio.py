@@ -108,7 +108,7 @@ class StudioServer:
         assert not self.thread.is_alive()
 
     @property
-    def studio(self):  # the Studio behind the app (BodyLimit -> FastAPI.state)
+    def studio(self):  # the Studio behind the app (Guard -> FastAPI.state)
         return self.app.app.state.studio
 
 
@@ -580,3 +580,34 @@ def test_training_needs_two_glosses_and_two_sessions(tmp_path: Path) -> None:
         studio.check_trainable("s1")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keypoints", "models", "runs", "videos"]
     assert not list(studio.project.runs.iterdir())
+
+
+def test_other_origins_and_hosts_are_refused(tmp_path: Path) -> None:
+    """A page of another site (its Origin) or a DNS-rebinding Host cannot use the studio; nothing is stored."""
+    pytest.importorskip("fastapi", reason="gspmc studio needs the studio extra")
+    pytest.importorskip("uvicorn", reason="gspmc studio needs the studio extra")
+    import json
+    import urllib.error
+    import urllib.request
+
+    server = StudioServer(tmp_path, LIMIT_MB).start()
+    try:
+        def post(headers: dict[str, str]) -> tuple[int, str]:
+            body = json.dumps({"name": "x", "fold": "s1", "epochs": 1}).encode()
+            req = urllib.request.Request(f"{server.url}/api/runs", data=body, method="POST",
+                                         headers={"content-type": "application/json", **headers})
+            try:
+                with urllib.request.urlopen(req, timeout=30) as r:
+                    return r.status, r.read().decode()
+            except urllib.error.HTTPError as err:
+                return err.code, err.read().decode()
+
+        status, text = post({"Origin": "http://evil.example"})
+        assert status == 403 and "cross-origin request refused" in text
+        status, text = post({"Host": "evil.example"})
+        assert status == 403 and "the studio answers only to 127.0.0.1" in text
+        status, text = post({"Origin": server.url})  # the studio's own page: reaches the app (no clips yet)
+        assert status == 400 and "training needs at least 2 glosses" in text
+    finally:
+        server.stop()
+    assert not list((tmp_path / "runs").iterdir())

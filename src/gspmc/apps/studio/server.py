@@ -2,8 +2,9 @@
 :mod:`.project`, :mod:`.jobs`, :mod:`.live`, gspmc.openvocab.enroll and the run's evaluation files.
 
 Safety defaults (docs/studio.md): 127.0.0.1 only unless asked; request bodies limited to
-``max_upload_mb`` (413 before anything is stored); uploads type-checked (415, nothing stored);
-names checked so no path leaves the project folder (400); every file written atomically.
+``max_upload_mb`` (413 before anything is stored); requests from other origins / hosts refused (403);
+uploads type-checked (415, nothing stored); names checked so no path leaves the project folder (400);
+every file written atomically.
 """
 
 from __future__ import annotations
@@ -42,18 +43,37 @@ _SET_RE = re.compile(r"^(input|model|optim|augment)\.[A-Za-z0-9_.]+=.{1,200}$|^d
 _DRAWN = [("POSE_LANDMARKS", 33), ("LEFT_HAND_LANDMARKS", 21), ("RIGHT_HAND_LANDMARKS", 21)]
 
 
-class BodyLimit:
-    """ASGI middleware: answer 413 to a request whose body is over ``limit`` bytes (Content-Length
-    checked first; a chunked body is counted as it arrives and cut off)."""
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
-    def __init__(self, app: Any, limit: int) -> None:
-        self.app, self.limit = app, int(limit)
+
+class Guard:
+    """ASGI middleware in front of the app.
+
+    - 413 to a request whose body is over ``limit`` bytes (Content-Length checked first; a chunked body
+      is counted as it arrives and cut off), before anything is stored.
+    - 403 to a request from a page of another origin (its ``Origin`` header is not this server): a web
+      site open in the same browser cannot upload, delete or start training through the studio.
+    - 403 to a ``Host`` that is not a loopback name when ``local_only`` (a DNS-rebinding page).
+    """
+
+    def __init__(self, app: Any, limit: int, local_only: bool = True) -> None:
+        self.app, self.limit, self.local_only = app, int(limit), local_only
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
+        host = headers.get(b"host", b"").decode("latin-1")
+        origin = headers.get(b"origin", b"").decode("latin-1")
+        if self.local_only and host.rsplit(":", 1)[0] not in LOOPBACK_NAMES:
+            await _refuse(send, 403, f"host {host!r} refused: the studio answers only to 127.0.0.1 / localhost "
+                          "(gspmc studio --host ... --allow-remote to serve other machines)")
+            return
+        if origin and origin.split("://", 1)[-1] != host:
+            await _refuse(send, 403, f"cross-origin request refused (from {origin}): only the studio's own page "
+                          "may use it")
+            return
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.limit:
             await _too_large(send, self.limit)
@@ -87,9 +107,13 @@ class _TooLarge(Exception):
 
 
 async def _too_large(send: Any, limit: int) -> None:
-    body = json.dumps({"error": f"upload too large: the limit is {limit // (1024 * 1024)} MB "
-                                "(gspmc studio --max-upload-mb); nothing was stored"}).encode()
-    await send({"type": "http.response.start", "status": 413,
+    await _refuse(send, 413, f"upload too large: the limit is {limit // (1024 * 1024)} MB "
+                  "(gspmc studio --max-upload-mb); nothing was stored")
+
+
+async def _refuse(send: Any, status: int, message: str) -> None:
+    body = json.dumps({"error": message}).encode()
+    await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
 
@@ -176,7 +200,7 @@ def _error(err: GspmcError) -> JSONResponse:
     return JSONResponse({"error": str(err)}, status_code=getattr(err, "status", 400))
 
 
-def create_app(folder: str | Path, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB) -> FastAPI:
+def create_app(folder: str | Path, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB, local_only: bool = True) -> FastAPI:
     studio = Studio(folder, max_upload_mb)
 
     @asynccontextmanager
@@ -343,7 +367,7 @@ def create_app(folder: str | Path, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB)
         studio.live.close(sid)
         return {"closed": sid}
 
-    return BodyLimit(app, int(max_upload_mb * 1024 * 1024))  # type: ignore[return-value]
+    return Guard(app, int(max_upload_mb * 1024 * 1024), local_only)  # type: ignore[return-value]
 
 
 async def _json(request: Request) -> dict[str, Any]:
@@ -365,5 +389,5 @@ def serve(folder: str | Path, host: str = "127.0.0.1", port: int = 8765,
     """Run the studio until Ctrl-C (uvicorn)."""
     import uvicorn
 
-    app = create_app(folder, max_upload_mb)
+    app = create_app(folder, max_upload_mb, local_only=is_loopback(host))
     uvicorn.run(app, host=host, port=port, log_level="warning")
