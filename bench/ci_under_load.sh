@@ -13,7 +13,7 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${SHARED:-$(cd "$REPO/../shared" && pwd)}
 OUT=${OUT:-$(mktemp -d /tmp/gspmc-ci-load.XXXXXX)}
 COMMIT=${COMMIT:-$(git -C "$REPO" rev-parse --short HEAD)}
-busy() { python3 -c "while True: pass" & echo $!; }
+busy() { python3 -c "while True: pass" > /dev/null 2>&1 & echo $!; }
 b1=$(busy); b2=$(busy)
 trap 'kill $b1 $b2 2>/dev/null' EXIT
 echo "commit $COMMIT: $N fresh clones running bash .ci/run, two busy loops beside them; logs in $OUT"
