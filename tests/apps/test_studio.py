@@ -242,14 +242,16 @@ def show(page, tab: str) -> None:
     page.click(f"nav button[data-page={tab}]")
 
 
-def record(page, gloss: str, session: str, frames: int) -> str:
-    """Fill the record form, record ``frames`` frames (no countdown) and wait for the preview state."""
+def record(page, gloss: str, session: str, frames: int, countdown: int = 0) -> str:
+    """Fill the record form, record ``frames`` frames and wait for the preview state."""
     show(page, "record")
     page.fill("#rec-gloss", gloss)
     page.fill("#rec-session", session)
     page.fill("#rec-frames", str(frames))
-    page.fill("#rec-countdown", "0")
+    page.fill("#rec-countdown", str(countdown))
     page.click("#rec-start")
+    if countdown:
+        page.wait_for_function(f"() => document.getElementById('countdown').textContent === '{countdown}'")
     text = wait_status(page, "record-status", "recorded")
     assert text.startswith(f"recorded {frames} frames"), text
     return text
@@ -282,7 +284,7 @@ def studio(browser_tools: Path, tmp_path_factory: pytest.TempPathFactory, shots:
                     browser.shot(page, "record")
                     page.click("#rec-retake")
                     assert wait_status(page, "record-status", "discarded").startswith("discarded")
-                    record(page, "scratch", "s1", 4)
+                    record(page, "scratch", "s1", 4, countdown=1)
                     save(page)
                     show(page, "dataset")
                     page.wait_for_selector("#clip-table tr[data-clip^='s1/scratch/'] button.delete")

@@ -85,6 +85,9 @@ class Project:
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         for sub in ("videos", "keypoints", "models"):
             remove_stale_temps(self.root / sub, recursive=True)
+        # what a server killed mid-upload left (uploads are written under these names, then removed)
+        for stale in [*self.root.glob("videos/.upload-*"), *self.root.glob("videos/*/*/.*.partial.mp4")]:
+            stale.unlink(missing_ok=True)
         self._runner: HolisticRunner | None = None
         self._mp_lock = threading.Lock()
         self._frames_cache: dict[Path, tuple[float, int]] = {}
