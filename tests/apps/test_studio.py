@@ -38,7 +38,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 WLASL = ["wlasl_00335", "wlasl_00336", "wlasl_00338"]
 QUERY = "wlasl_00339"
 AUTSL = "autsl_signer0_sample1000_color"
-LIMIT_MB = 20
+LIMIT_MB = 10  # MB: above a 60-frame recording (JPEG frames), below the over-limit upload
 TINY_SETTINGS = "model.overrides={channels: [16, 16, 32], strides: [1, 2, 1]}\ninput.window=16\ndata.val_fraction=0.5"
 WAIT_MS = 120_000
 
