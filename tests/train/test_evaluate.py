@@ -127,6 +127,10 @@ def test_evaluate_scores_writes_report_and_png(tmp_path) -> None:
     assert on_disk["metrics"]["top1"] == pytest.approx(0.5)
     assert on_disk["counts"] == {"clips": 4, "classes_present": 3, "classes_total": 6}
     assert on_disk["split"] == "test" and on_disk["checkpoints"] == ["c.ckpt"]
+    # the matrix itself (rows true, columns predicted): predictions [0, 2, 5, 3] for labels [0, 1, 0, 3]
+    matrix = np.zeros((6, 6), int)
+    matrix[0, 0] = matrix[1, 2] = matrix[0, 5] = matrix[3, 3] = 1
+    assert on_disk["confusion"] == {"classes": CLASSES, "matrix": matrix.tolist()}
     png = (tmp_path / "confusion_test.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert report["confusion_png"].endswith("confusion_test.png")

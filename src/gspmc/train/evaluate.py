@@ -170,6 +170,7 @@ def evaluate_scores(
                    "classes_total": len(sf.classes)},
         "metrics": {k: metrics[k] for k in ("top1", "top5", "mean_class_accuracy")},
         "per_class": metrics["per_class"],
+        "confusion": {"classes": list(sf.classes), "matrix": cm.tolist()},  # rows: true class, columns: predicted
         "confusion_png": str(png),
         "checkpoints": [str(c) for c in checkpoints],
         "config": config,
