@@ -178,3 +178,12 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def plain(obj: Any) -> Any:
+    """Tuples -> lists recursively: what YAML, JSON and ``torch.load(weights_only=True)`` accept."""
+    if isinstance(obj, dict):
+        return {k: plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [plain(v) for v in obj]
+    return obj

@@ -37,6 +37,7 @@ from torch import nn
 from gspmc.errors import DataError
 from gspmc.inference.enrolled import OPENVOCAB_KEY, OpenVocabState
 from gspmc.inference.heads import NO_TEXT_SPACE_HINT, OpenVocabNet, head_weights
+from gspmc.io import plain
 from gspmc.models import ModelConfig, build_model
 from gspmc.pose.layouts import Layout, get_layout
 from gspmc.pose.transforms import InputConfig
@@ -175,23 +176,14 @@ def _attach_open_vocabulary(rec: Recognizer, ckpt: dict[str, Any]) -> None:
     rec.openvocab = state
 
 
-def _plain(obj: Any) -> Any:
-    """Tuples -> lists recursively (what ``weights_only`` loading and YAML accept)."""
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_plain(v) for v in obj]
-    return obj
-
-
 def checkpoint_meta(config: dict[str, Any], classes: list[str], model_cfg: ModelConfig, epoch: int) -> dict[str, Any]:
     """The ``checkpoint["gspmc"]`` entry (plain data only, so ``weights_only`` loading works)."""
     return {
         "format": CHECKPOINT_FORMAT,
         "config": config,
         "classes": list(classes),
-        "input": _plain(dict(config["input"])),
+        "input": plain(dict(config["input"])),
         "layout": config["input"]["layout"],
-        "model": _plain(dataclasses.asdict(model_cfg)),
+        "model": plain(dataclasses.asdict(model_cfg)),
         "epoch": int(epoch),
     }

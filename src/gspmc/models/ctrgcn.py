@@ -21,6 +21,7 @@ from gspmc.errors import ConfigError
 
 from .config import ModelConfig
 from .ctrgc import CTRGC
+from .inputs import check_input
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; gspmc.pose is imported lazily in build_ctrgcn
     from gspmc.pose.layouts import Layout
@@ -220,13 +221,7 @@ class CTRGCN(nn.Module):
         return self.cfg.channels[-1]
 
     def _check_input(self, x: Tensor) -> None:
-        if torch.jit.is_tracing():  # shapes are fixed by the example input when tracing/exporting
-            return
-        if x.dim() != 4 or x.shape[1] != self.cfg.in_channels or x.shape[3] != self.num_joints:
-            raise ConfigError(
-                f"the model expects input (N, {self.cfg.in_channels}, T, {self.num_joints}), got {tuple(x.shape)}: "
-                "does the clip's layout match the model's?"
-            )
+        check_input(x, self.cfg.in_channels, self.num_joints)
 
     def backbone(self, x: Tensor) -> Tensor:
         """(N, C_in, T, V) -> last block's features (N, D, T', V)."""

@@ -52,6 +52,7 @@ from gspmc.errors import ConfigError
 
 from .config import ModelConfig
 from .ctrgcn import Features, layout_parts, part_pooling_matrix
+from .inputs import check_input
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; gspmc.pose is imported lazily in build_landmark
     from gspmc.pose.layouts import Layout
@@ -310,13 +311,7 @@ class LandmarkNet(nn.Module):
         self.late_dropout_active = epoch >= self.cfg.late_dropout_epoch
 
     def _check_input(self, x: Tensor) -> None:
-        if torch.jit.is_tracing():  # shapes are fixed by the example input when tracing/exporting
-            return
-        if x.dim() != 4 or x.shape[1] != self.cfg.in_channels or x.shape[3] != self.num_joints:
-            raise ConfigError(
-                f"the model expects input (N, {self.cfg.in_channels}, T, {self.num_joints}), got {tuple(x.shape)}: "
-                "does the clip's layout match the model's?"
-            )
+        check_input(x, self.cfg.in_channels, self.num_joints)
 
     def frame_inputs(self, x: Tensor) -> Tensor:
         """Per-joint frame features (N, C, T, V) -> (N, F, T, V): values, their frame differences, c."""

@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from gspmc.errors import ConfigError
+from gspmc.io import plain
 from gspmc.paths import package_path
 from gspmc.pose.transforms import AugmentConfig, InputConfig
 
@@ -239,7 +240,7 @@ def config_from_dict(raw: dict[str, Any]) -> Config:
 
 def config_to_dict(cfg: Config) -> dict[str, Any]:
     """Plain-data form of a config (YAML/JSON-safe; ``config_from_dict`` reads it back)."""
-    out = _plain(dataclasses.asdict(cfg))
+    out = plain(dataclasses.asdict(cfg))
     model = out.pop("model")
     out["model"] = {"profile": model["profile"], **model["overrides"]}
     return out
@@ -322,7 +323,7 @@ def _model_section(raw: Any) -> ModelSection:
     if unknown:
         raise ConfigError(f"model: unknown key(s) {', '.join(unknown)} (known: profile, {', '.join(known)})")
     hints = typing.get_type_hints(ModelConfig)
-    overrides = {k: _plain(_coerce(v, hints[k], f"model.{k}")) for k, v in raw.items()}
+    overrides = {k: plain(_coerce(v, hints[k], f"model.{k}")) for k, v in raw.items()}
     try:
         get_profile(profile, **overrides)
     except (TypeError, ValueError) as err:
@@ -428,10 +429,3 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     raise ConfigError(f"{key}: unsupported value {value!r} for type {tp}")
 
 
-def _plain(obj: Any) -> Any:
-    """Tuples -> lists recursively (YAML/JSON-safe)."""
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_plain(v) for v in obj]
-    return obj
