@@ -115,13 +115,10 @@ def tree(tmp_path: Path) -> tuple[Path, dict[str, dict[str, np.ndarray]]]:
 
 
 @pytest.fixture(scope="module")
-def gislr_format() -> Path:
-    path = data_dir() / "gislr-format"
-    if not (path / "train.csv").is_file():
-        msg = f"the GISLR format fixture is not at {path} (set GSPMC_DATA to the shared data folder)"
-        if os.environ.get("GSPMC_REQUIRE_DATA") == "1":
-            pytest.fail(msg)
-        pytest.skip(msg)
+def gislr_format(shared_data: Path) -> Path:
+    """The 48-file fixture in the shared data (absent data: skipped, or failed in CI, by ``shared_data``)."""
+    path = shared_data / "gislr-format"
+    assert (path / "train.csv").is_file(), f"the GISLR format fixture is missing from {shared_data}"
     return path
 
 
