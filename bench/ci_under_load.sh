@@ -6,6 +6,8 @@
 #
 #   bash bench/ci_under_load.sh [N] [M]          # default 5 clones, 0 interrupt runs; logs in $OUT
 #   COMMIT=abc1234 bash bench/ci_under_load.sh   # another commit (default: HEAD when it starts)
+#   BUSY=0 JOBS=2 bash bench/ci_under_load.sh 4  # two clones at a time, no busy loops: the load is another job
+#                                                # (e.g. a training grid) started beside it; load.log samples it
 set -uo pipefail
 N=${1:-5}
 M=${2:-0}
@@ -13,24 +15,40 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${SHARED:-$(cd "$REPO/../shared" && pwd)}
 OUT=${OUT:-$(mktemp -d /tmp/gspmc-ci-load.XXXXXX)}
 COMMIT=${COMMIT:-$(git -C "$REPO" rev-parse --short HEAD)}
-busy() { python3 -c "while True: pass" > /dev/null 2>&1 & echo $!; }
-b1=$(busy); b2=$(busy)
-trap 'kill $b1 $b2 2>/dev/null' EXIT
-echo "commit $COMMIT: $N fresh clones running bash .ci/run, two busy loops beside them; logs in $OUT"
-green=0
-for i in $(seq 1 "$N"); do
-    dir="$OUT/ci$i"
+BUSY=${BUSY:-2}
+JOBS=${JOBS:-1}
+mkdir -p "$OUT"
+pids=()
+for _ in $(seq 1 "$BUSY"); do python3 -c "while True: pass" > /dev/null 2>&1 & pids+=($!); done
+# the load, sampled once a minute: "time load1 load5 load15"
+( while true; do echo "$(date +%H:%M) $(cut -d' ' -f1-3 /proc/loadavg)"; sleep 60; done ) > "$OUT/load.log" 2>&1 &
+pids+=($!)
+trap 'kill "${pids[@]}" 2>/dev/null' EXIT
+echo "commit $COMMIT: $N fresh clones running bash .ci/run, $JOBS at a time, $BUSY busy loops beside them; logs in $OUT"
+one_clone() {
+    local i=$1 dir="$OUT/ci$1" start rc summary
     mkdir -p "$dir"
     ln -sfn "$SHARED" "$dir/shared"
-    git clone -q "$REPO" "$dir/main" && git -C "$dir/main" checkout -q "$COMMIT" || { echo "clone $i: clone failed"; continue; }
+    git clone -q "$REPO" "$dir/main" && git -C "$dir/main" checkout -q "$COMMIT" || { echo "clone $i: clone failed"; return 1; }
     start=$(date +%s)
     (cd "$dir/main" && CI=true bash .ci/run < /dev/null) > "$OUT/ci$i.log" 2>&1
     rc=$?
     summary=$(grep -E "^[0-9]+ (passed|failed)" "$OUT/ci$i.log" | tail -1)
     echo "clone $i: .ci/run exit $rc, $(( $(date +%s) - start )) s: ${summary:-no pytest summary}"
-    [ "$rc" -eq 0 ] && green=$((green + 1))
     rm -rf "$dir/main/.venv"   # a few GB each
+    return "$rc"
+}
+green=0
+running=()
+for i in $(seq 1 "$N"); do
+    one_clone "$i" > "$OUT/ci$i.status" 2>&1 &
+    running+=($!)
+    if [ "${#running[@]}" -ge "$JOBS" ]; then
+        wait "${running[0]}" && green=$((green + 1)); running=("${running[@]:1}")
+    fi
 done
+for p in "${running[@]}"; do wait "$p" && green=$((green + 1)); done
+cat "$OUT"/ci*.status
 echo "clones: $green of $N green"
 if [ "$M" -gt 0 ]; then
     wt="$OUT/interrupt"
