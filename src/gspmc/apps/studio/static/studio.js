@@ -2,6 +2,7 @@
 "use strict";
 const $ = (id) => document.getElementById(id);
 const studio = { stream: null, recording: null, live: null, pollTimer: null, clips: [] };
+const LIVE_BATCH = 8;  // frames per live request (JPEG, ~0.1-0.5 MB each): far below any upload limit
 window.studio = studio;
 
 function setStatus(id, text, isError) {
@@ -333,7 +334,9 @@ $("live-start").addEventListener("click", async () => {
   const flush = async () => {
     if (live.busy || !live.pending.length) return;
     live.busy = true;
-    const batch = live.pending.splice(0, live.pending.length);
+    // at most LIVE_BATCH frames a request: a busy server lets frames pile up, and one request carrying all of
+    // them could pass the upload limit (seen under load: 'upload too large' mid-recognition)
+    const batch = live.pending.splice(0, LIVE_BATCH);
     const fd = new FormData();
     batch.forEach((b, i) => fd.append("frames", b, `f${i}.jpg`));
     try {
