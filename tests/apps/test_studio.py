@@ -377,6 +377,38 @@ def test_enrol_then_recognise_live(studio: dict) -> None:
     assert browser.foreign == []
 
 
+def test_live_requests_stay_small_when_frames_pile_up(studio: dict) -> None:
+    """Live recognition posts at most 8 frames a request (``LIVE_BATCH`` in studio.js) however many frames
+    piled up while the server was busy: the first request is held until 20 frames wait, as a loaded server
+    would hold it. (Before, one request carried every waiting frame and could pass the upload limit.)"""
+    server, browser = studio["server"], studio["browser"]
+    sizes: list[int] = []
+    held: list = []
+
+    def frames_route(r) -> None:
+        sizes.append((r.request.post_data_buffer or b"").count(b'name="frames"'))
+        if held:
+            r.continue_()
+        else:
+            held.append(r)  # the first request waits, like a busy server
+
+    with browser.page(server.url, QUERY) as page:
+        page.route("**/api/live/*/frames", frames_route)
+        show(page, "recognize")
+        page.wait_for_selector("#live-model option[value='models/base.ckpt']", state="attached")
+        page.select_option("#live-model", "models/base.ckpt")
+        page.fill("#live-frames", "40")
+        page.click("#live-start")
+        page.wait_for_function("() => studio.live !== null && studio.live.pending.length >= 20")
+        held[0].continue_()
+        failed = "document.getElementById('live-status').classList.contains('error')"
+        page.wait_for_function(f"() => parseInt(document.getElementById('live-count').textContent, 10) >= 40 || {failed}")
+        assert "error" not in (page.get_attribute("#live-status", "class") or ""), page.text_content("#live-status")
+        page.click("#live-stop")
+    assert len(sizes) >= 5 and 1 <= max(sizes) <= 8, sizes
+    assert browser.foreign == []
+
+
 def test_enrol_from_a_description(studio: dict) -> None:
     """A description alone enrols a sign, embedded with the checkpoint's text encoder (MiniLM, offline)."""
     from gspmc.inference.checkpoint import load_recognizer
