@@ -50,7 +50,7 @@ AUTSL = "autsl_signer0_sample1000_color"
 LIMIT_MB = 10  # MB: above a 60-frame recording (JPEG frames), below the over-limit upload
 BASE_CLASSES = ["can", "coffee", "get", "hello", "large", "medium", "muffin", "no", "small", "tea", "thank-you", "water"]
 BASE_SETTINGS = ["mc.enabled=true", "model.profile=landmark-small", "optim.name=adamw", "optim.lr=0.002",
-                 "optim.weight_decay=0.05", "trainer.seed=0", "trainer.threads=1", "trainer.precision=32-true",
+                 "augment.crop=[0.8,1.0]", "optim.weight_decay=0.05", "trainer.seed=0", "trainer.threads=1", "trainer.precision=32-true",
                  "trainer.test=false", "trainer.progress_bar=false"]
 TINY_SETTINGS = "model.overrides={channels: [16, 16, 32], strides: [1, 2, 1]}\ninput.window=16\ndata.val_fraction=0.5"
 WAIT_MS = 120_000

@@ -41,7 +41,7 @@ def run_dir(root: str | os.PathLike[str], store: str | os.PathLike[str], split: 
     return Path(root) / store_tag(store) / split.fold / f"split{split.seed}"
 
 
-def split_config(store: str | os.PathLike[str], split: ClassSplit, config: str = "traduttore",
+def split_config(store: str | os.PathLike[str], split: ClassSplit, config: str = "traduttore-ctrgcn",
                  overrides: Sequence[str] = (), cache: str | os.PathLike[str] | None = None) -> Any:
     """The training config: ``config`` + GSP-MC on, ``store``, the split's fold, trainer seed = split seed;
     ``cache``: where the store's embedding cache goes (default: next to the store)."""
@@ -63,7 +63,7 @@ def split_config(store: str | os.PathLike[str], split: ClassSplit, config: str =
 
 
 def train_split(clips: ClipSet, store: str | os.PathLike[str], split: ClassSplit, root: str | os.PathLike[str],
-                config: str = "traduttore", overrides: Sequence[str] = ()) -> dict[str, Any]:
+                config: str = "traduttore-ctrgcn", overrides: Sequence[str] = ()) -> dict[str, Any]:
     """Train (or resume, or skip when complete) the GSP-MC run of one split; returns its result.json."""
     from gspmc.train.fit import fit, read_result
 

@@ -122,7 +122,10 @@ def run_demo(args: argparse.Namespace) -> int:
         if not path.is_file():
             raise DataError(path, "the demo data is missing; run `gspmc data` to fetch it "
                                   "(or set GSPMC_DATA to the folder holding traduttore_asl33.npz)")
-    print(f"gspmc demo: training {cfg.name} ({cfg.model.profile} CTR-GCN, {cfg.input.layout}, "
+    from gspmc.models import get_profile
+
+    backbone = {"ctrgcn": "CTR-GCN", "landmark": "Conv1D + Transformer"}[get_profile(cfg.model.profile, **dict(cfg.model.overrides)).backbone]
+    print(f"gspmc demo: training {cfg.name} ({cfg.model.profile} {backbone}, {cfg.input.layout}, "
           f"stream {cfg.input.stream}) on {cfg.data.dataset}, protocol {cfg.data.protocol}, "
           f"held-out signer {cfg.data.fold}; {cfg.optim.epochs} epochs", flush=True)
     result = fit(cfg, Path(args.out))
