@@ -7,7 +7,9 @@ Usage (from the repository root; runs are resumable and skipped when complete):
     .venv/bin/python bench/openvocab.py evaluate --store descriptions/traduttore_asl33.jsonl --root runs/openvocab
     .venv/bin/python bench/openvocab.py table --root runs/openvocab [--stores TAG ...]
 
-``train`` runs one GSP-MC training per (fold, split seed) on the seen classes only, one at a time;
+``--store none`` trains / evaluates the CE-only baseline (GSP-MC off, same recipe and seeds; folder ``ce``);
+``--config`` picks the recipe (default ``traduttore-ctrgcn``; ``traduttore`` = landmark-small + AdamW).
+``train`` runs one training per (fold, split seed) on the seen classes only, one at a time;
 ``evaluate`` writes ``openvocab_eval.json`` into each finished run; ``table`` prints the markdown
 tables of docs/open-vocabulary.md from those files (mean ± sample std over folds x splits).
 """
@@ -26,16 +28,22 @@ def _clips():
     return load_dataset("traduttore")
 
 
+def _store(value: str) -> str | None:
+    """``--store none`` = the CE-only baseline (no description store)."""
+    return None if value.lower() == "none" else value
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from gspmc.openvocab.protocol import all_splits, run_dir, train_split
 
     clips = _clips()
+    store = _store(args.store)
     for split in all_splits(clips, args.seeds, args.folds):
         t0 = time.time()
-        out = run_dir(args.root, args.store, split)
+        out = run_dir(args.root, store, split)
         print(f"[openvocab] {out}: unseen {list(split.unseen)}, validation {list(split.val_unseen)}, "
               f"{len(split.seen)} seen", flush=True)
-        result = train_split(clips, args.store, split, args.root,
+        result = train_split(clips, store, split, args.root, config=args.config,
                              overrides=[f"trainer.threads={args.threads}", *args.set])
         print(f"[openvocab] {out}: seen-class test top-1 {result['test']['top1']:.4f}, "
               f"val {result['val']['top1']:.4f} ({time.time() - t0:.0f} s)", flush=True)
@@ -48,7 +56,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     clips = _clips()
     for split in all_splits(clips, args.seeds, args.folds):
-        out = run_dir(args.root, args.store, split)
+        out = run_dir(args.root, _store(args.store), split)
         if not (out / "result.json").is_file():
             print(f"[openvocab] {out}: not trained (run `train` first); skipped", file=sys.stderr)
             continue
@@ -70,12 +78,15 @@ def main() -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     for name in ("train", "evaluate"):
         p = sub.add_parser(name)
-        p.add_argument("--store", required=True, help="description store (.jsonl) the runs train / are evaluated with")
+        p.add_argument("--store", required=True, help="description store (.jsonl) the runs train / are evaluated "
+                       "with; 'none': the CE-only baseline")
         p.add_argument("--folds", nargs="+", default=["TheCamNelson", "dmohazab"])
         p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="class-split seeds")
         p.add_argument("--root", type=Path, default=Path("runs/openvocab"))
         if name == "train":
             p.add_argument("--threads", type=int, default=1)
+            p.add_argument("--config", default="traduttore-ctrgcn", help="training recipe (a shipped config name "
+                           "or a YAML path); traduttore = landmark-small + AdamW")
             p.add_argument("--set", action="append", default=[], help="extra config override KEY=VALUE")
         else:
             p.add_argument("--shots", nargs="+", type=int, default=[1, 3, 5])

@@ -169,3 +169,70 @@ def test_protocol_trains_on_seen_classes_and_evaluates(tmp_path: Path, monkeypat
     torch.save(ckpt, out / "best.ckpt")
     with pytest.raises(ConfigError, match="that the model lacks"):
         evaluate_run(out, clips, shots=(1,), draws=1, kb_store=store, force=True)
+
+
+def test_ce_baseline_run_pairs_with_the_gspmc_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``store=None`` trains the CE-only baseline (GSP-MC off, same seed) under ``<root>/ce``; its evaluation
+    has the text-free parts only, enrols the same support clips as the GSP-MC run of the split, and the
+    report pairs the two by (fold, split)."""
+    from gspmc.data import load_dataset
+    from gspmc.errors import DataError
+    from gspmc.inference.checkpoint import load_recognizer
+    from gspmc.openvocab.evaluate import FEATURE_FILE, evaluate_ce_run, evaluate_run
+    from gspmc.openvocab.protocol import SPLIT_FILE, run_dir, train_split
+    from gspmc.openvocab.report import tables
+    from gspmc.openvocab.space import ClipFeatures, clip_features
+    from gspmc.openvocab.splits import make_class_split
+
+    data_dir = tmp_path / "data"
+    (data_dir / "kb/asl-lex").mkdir(parents=True)
+    (data_dir / "kb/asl-lex/signdata-11-5-20.csv").write_text(
+        "\n".join(",".join(r) for r in [ASLLEX_COLS, *ASLLEX_ROWS]) + "\n", encoding="utf-8")
+    monkeypatch.setenv("GSPMC_DATA", str(data_dir))
+    npz = _synthetic_npz(tmp_path / "tiny.npz")
+    store = _store(tmp_path / "tiny.jsonl")
+    cfg = _config(tmp_path / "tiny.yaml", npz, store)
+    clips = load_dataset(npz, format="mp-npz")
+    split = make_class_split(clips, "TheCamNelson", 0, n_unseen=2, n_val=1, excluded=())
+    root = tmp_path / "runs"
+    train_split(clips, store, split, root, config=str(cfg))
+    result = train_split(clips, None, split, root, config=str(cfg))
+    gsp, ce = run_dir(root, store, split), run_dir(root, None, split)
+    assert ce == root / "ce" / "TheCamNelson" / "split0" and result["complete"]
+    meta = json.loads((ce / SPLIT_FILE).read_text())
+    assert meta["store"] is None and meta["store_sha256"] is None
+    assert not load_recognizer(ce / "best.ckpt").has_embedding  # CE only: no text space
+    with pytest.raises(DataError, match="no GSP-MC projection head"):
+        clip_features(ce / "best.ckpt", clips)
+
+    ev_g = evaluate_run(gsp, clips, shots=(1, 2), draws=2, kb_store=store)
+    ev_c = evaluate_run(ce, clips, shots=(1, 2), draws=2, kb_store=store)  # dispatches on mc.enabled
+    assert ev_c["objective"] == "ce" and ev_g["objective"] == "gspmc"
+    assert "zero_shot" not in ev_c and ev_c["sizes"] == ev_g["sizes"] and ev_c["split"] == ev_g["split"]
+    assert set(ev_c["few_shot"]["1"]) == {"cross_signer/backbone/top1", "own_signer/backbone/top1"}
+    assert 0.0 <= ev_c["classifier_seen_top1"] <= 1.0 and 0.0 <= ev_c["baseline"]["attributes_sg"]["top1"] <= 1.0
+    # the raw-input baseline does not depend on the model: identical in both arms
+    assert ev_c["baseline"]["attributes_raw"] == ev_g["baseline"]["attributes_raw"]
+
+    # the same support clips: with the GSP-MC run's S_g in the CE run's feature cache, the CE evaluation
+    # reproduces the GSP-MC run's S_g few-shot numbers exactly, draw for draw
+    real_c, real_g = ClipFeatures.load(ce / FEATURE_FILE), ClipFeatures.load(gsp / FEATURE_FILE)
+    assert real_c.embedding.shape == (len(clips), 0) and real_c.parts == {}
+    ClipFeatures(real_c.logits, real_g.global_, real_c.embedding, {}, real_c.inputs).save(ce / FEATURE_FILE)
+    swapped = evaluate_ce_run(ce, clips, shots=(1, 2), draws=2, kb_store=store, force=True)
+    for k in ("1", "2"):
+        for where in ("cross_signer", "own_signer"):
+            key = f"{where}/backbone/top1"
+            assert swapped["few_shot"][k][key] == ev_g["few_shot"][k][key]
+    # a hand-computed case: S_g = the one-hot of the clip's label -> every query nearest its own class
+    onehot = np.eye(len(clips.classes), dtype=np.float32)[clips.labels()]
+    ClipFeatures(real_c.logits, onehot, real_c.embedding, {}, real_c.inputs).save(ce / FEATURE_FILE)
+    perfect = evaluate_ce_run(ce, clips, shots=(1, 2), draws=2, kb_store=store, force=True)
+    assert all(v["mean"] == 1.0 for k in ("1", "2") for v in perfect["few_shot"][k].values())
+
+    text = tables(root)
+    assert "The CE-only backbone" in text and "`tiny`: GSP-MC, S_g" in text
+    row = next(line for line in text.splitlines() if line.startswith("| few-shot K = 1, cross signer | `tiny`: GSP-MC, S_g"))
+    gap = 100 * (ev_g["few_shot"]["1"]["cross_signer/backbone/top1"]["mean"]
+                 - perfect["few_shot"]["1"]["cross_signer/backbone/top1"]["mean"])
+    assert row.rstrip(" |").endswith(f"{gap:+.1f}")  # one pair: the difference, no interval

@@ -27,6 +27,10 @@ per-class mean accuracy on seen and unseen classes and their harmonic mean H.
 The baseline without any text: ridge regression from skeleton features to knowledge-base
 phonological attribute vectors (:mod:`gspmc.openvocab.attributes`) on the seen classes' training
 clips, then nearest unseen class by cosine; features = the run's S_g, or the raw model inputs.
+
+A CE-only run (trained without GSP-MC: no text space) is evaluated by :func:`evaluate_ce_run`: the
+text-free parts only (few-shot prototypes on S_g, the attribute baseline, the classifier on the seen
+classes), with the same support draws as a GSP-MC run of the same split, so the two pair clip for clip.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from __future__ import annotations
 import os
 import zlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +181,61 @@ def _rng(*keys: Any) -> np.random.Generator:
     return np.random.default_rng([zlib.crc32(str(k).encode()) for k in keys])
 
 
+# --- the text-free parts (GSP-MC and CE-only runs alike) -------------------------------------------
+def attribute_baseline(clips: Any, feats: Any, labels: np.ndarray, seen: np.ndarray, val_unseen: np.ndarray,
+                       unseen: np.ndarray, seen_train: np.ndarray, z_val: np.ndarray, z_test: np.ndarray,
+                       kb_store: str | os.PathLike[str] | None) -> dict[str, Any]:
+    """Ridge from S_g / raw inputs to knowledge-base attributes, nearest unseen class (penalty on V)."""
+    from gspmc.openvocab.attributes import attribute_matrix, load_class_attributes
+    from gspmc.paths import data_dir
+
+    kb = Path(kb_store) if kb_store is not None else package_path("descriptions", "traduttore_asl33.jsonl")
+    codes = load_class_attributes(clips.classes, kb, data_dir() / "kb/asl-lex/signdata-11-5-20.csv")
+    with_codes = [c for c in seen if clips.classes[c] in codes]
+    space_all = np.asarray(with_codes + list(val_unseen) + list(unseen))
+    attrs, attr_names = attribute_matrix(codes, [clips.classes[c] for c in space_all])  # (C, A)
+    a_of = {int(c): attrs[i] for i, c in enumerate(space_all)}
+    train_b = seen_train[np.isin(labels[seen_train], with_codes)]
+    tz, vz = positions(labels[z_test], unseen), positions(labels[z_val], val_unseen)
+    out: dict[str, Any] = {"attributes": len(attr_names), "seen_classes_with_attributes": len(with_codes),
+                           "train_clips": int(len(train_b))}
+    for name, x in (("attributes_sg", feats.global_), ("attributes_raw", feats.inputs)):
+        y = np.stack([a_of[int(c)] for c in labels[train_b]])  # (n, A)
+        models = {lam: ridge_fit(x[train_b], y, lam) for lam in RIDGE_PENALTIES}
+
+        def nn_scores(idx: np.ndarray, space: np.ndarray, lam: float, models: dict = models,
+                      x: np.ndarray = x) -> np.ndarray:
+            return cosine(ridge_predict(models[lam], x[idx]), np.stack([a_of[int(c)] for c in space]))
+
+        lam, lam_vals = pick_on_validation(RIDGE_PENALTIES, lambda p: topk_accuracy(nn_scores(z_val, val_unseen, p), vz, 1))
+        s = nn_scores(z_test, unseen, lam)
+        out[name] = {"penalty": lam, "val_by_penalty": dict(zip(map(str, RIDGE_PENALTIES), lam_vals, strict=True)),
+                     "top1": topk_accuracy(s, tz, 1), "top5": topk_accuracy(s, tz, 5)}
+    return out
+
+
+def support_draw(where: str, fold: str, seed: int, k: int, draw: int, pool: np.ndarray, labels: np.ndarray,
+                 unseen: np.ndarray) -> np.ndarray:
+    """The support clips of one few-shot draw: seeded by (where, fold, split seed, K, draw) only, so every
+    run of a split (any store, or CE only) enrols the same clips."""
+    return draw_support(_rng(where, fold, seed, k, draw), pool, labels, unseen, k)
+
+
+def backbone_few_shot(global_: np.ndarray, labels: np.ndarray, fold: str, seed: int, unseen: np.ndarray,
+                      u_support_pool: np.ndarray, z_test: np.ndarray, k: int, draws: int) -> dict[str, list[float]]:
+    """Few-shot U-way top-1 with class prototypes on S_g (mean of the support clips' S_g, cosine), per draw:
+    ``cross_signer/backbone/top1`` (support from the training side) and ``own_signer/backbone/top1``
+    (support from the held-out signer, its other clips as queries)."""
+    per: dict[str, list[float]] = {}
+    for draw in range(draws):
+        for where, pool in (("cross_signer", u_support_pool), ("own_signer", z_test)):
+            sup = support_draw(where, fold, seed, k, draw, pool, labels, unseen)
+            qry = z_test if where == "cross_signer" else np.setdiff1d(z_test, sup)
+            sg = cosine(global_[qry], class_prototypes(global_[sup], labels[sup], unseen))  # (Q, U)
+            per.setdefault(f"{where}/backbone/top1", []).append(topk_accuracy(sg, positions(labels[qry], unseen), 1))
+    return per
+
+
 # --- one run ------------------------------------------------------------------------------------
 def _summary(values: Sequence[float]) -> dict[str, float]:
     v = np.asarray(values, np.float64)
@@ -207,9 +267,107 @@ def run_partition(run: Path, clips: Any, split: Any) -> tuple[np.ndarray, np.nda
     return train, np.sort(val), np.sort(test)
 
 
+@dataclass(frozen=True)
+class RunData:
+    """What every evaluation of one run reads: its split, checkpoint, features and clip index sets
+    (indices into the full dataset; labels are dataset labels)."""
+
+    split: Any  # the ClassSplit
+    config: dict[str, Any]  # the run's config.yaml
+    ckpt: dict[str, Any]  # the checkpoint (state_dict, gspmc meta)
+    feats: Any  # ClipFeatures over every clip of the dataset
+    labels: np.ndarray  # (N,)
+    seen: np.ndarray  # (S,) in the classifier's column order
+    unseen: np.ndarray  # (U,)
+    val_unseen: np.ndarray  # (V,)
+    seen_train: np.ndarray
+    seen_val: np.ndarray
+    seen_test: np.ndarray
+    z_test: np.ndarray  # the held-out signer's clips of U
+    z_val: np.ndarray  # the training side's clips of V
+    u_support_pool: np.ndarray  # the training side's clips of U
+    logp: np.ndarray  # (N, S) classifier log-probabilities in ``seen`` order
+
+
+def load_run(run: Path, clips: Any, text_space: bool) -> RunData:
+    """Read a finished run folder (features cached in ``openvocab_features.npz``)."""
+    import yaml
+
+    from gspmc.inference.checkpoint import read_checkpoint
+    from gspmc.openvocab.protocol import read_split
+    from gspmc.openvocab.space import ClipFeatures, clip_features
+    from gspmc.openvocab.splits import class_indices, clip_indices
+
+    split = read_split(run)
+    cfg = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
+    ckpt_path = run / "best.ckpt"
+    feat_path = run / FEATURE_FILE
+    if feat_path.is_file():
+        feats = ClipFeatures.load(feat_path)
+    else:
+        feats = clip_features(ckpt_path, clips, text_space=text_space)
+        feats.save(feat_path)
+    ckpt = read_checkpoint(ckpt_path)
+    labels, fold = clips.labels(), split.fold
+    seen = class_indices(clips, split.seen)
+    seen_train, seen_val, seen_test = run_partition(run, clips, split)
+    # the classifier's columns are its checkpoint's classes: matched to the split's seen classes by name
+    model_classes = [str(c) for c in ckpt["gspmc"]["classes"]]
+    align_classes(model_classes, [clips.classes[c] for c in seen], where=str(ckpt_path))  # another set: refused
+    order = [model_classes.index(clips.classes[c]) for c in seen]  # (S,) the column of each seen class
+    return RunData(split=split, config=cfg, ckpt=ckpt, feats=feats, labels=labels, seen=seen,
+                   unseen=class_indices(clips, split.unseen), val_unseen=class_indices(clips, split.val_unseen),
+                   seen_train=seen_train, seen_val=seen_val, seen_test=seen_test,
+                   z_test=clip_indices(clips, split.unseen, fold, held_out=True),
+                   z_val=clip_indices(clips, split.val_unseen, fold, held_out=False),
+                   u_support_pool=clip_indices(clips, split.unseen, fold, held_out=False),
+                   logp=log_softmax(feats.logits[:, order]))
+
+
+def _sizes(d: RunData) -> dict[str, int]:
+    return {"zsl_test": int(len(d.z_test)), "zsl_val": int(len(d.z_val)), "seen_test": int(len(d.seen_test)),
+            "seen_val": int(len(d.seen_val)), "seen_train": int(len(d.seen_train))}
+
+
+def is_ce_run(run: str | os.PathLike[str]) -> bool:
+    """True when the run was trained without GSP-MC (its config has ``mc.enabled: false``)."""
+    import yaml
+
+    cfg = yaml.safe_load((Path(run) / "config.yaml").read_text(encoding="utf-8"))
+    return not bool((cfg.get("mc") or {}).get("enabled"))
+
+
+def evaluate_ce_run(run: str | os.PathLike[str], clips: Any, shots: Sequence[int] = (1, 3, 5), draws: int = 5,
+                    force: bool = False, kb_store: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """Evaluate a finished CE-only run (no text space): few-shot prototypes on S_g (the support draws of
+    every run of the split), the attribute baseline, the classifier on the seen classes' test clips.
+    Writes and returns ``openvocab_eval.json`` (``"objective": "ce"``); arguments as :func:`evaluate_run`."""
+    from gspmc.openvocab.protocol import EVAL_FILE
+
+    run = Path(run)
+    if (run / EVAL_FILE).is_file() and not force:
+        return read_json(run / EVAL_FILE)
+    d = load_run(run, clips, text_space=False)
+    n_u = len(d.unseen)
+    result: dict[str, Any] = {
+        "objective": "ce", "split": d.split.to_json(), "sizes": _sizes(d),
+        "chance": {"top1": 1 / n_u, "top5": min(5, n_u) / n_u},
+        "baseline": attribute_baseline(clips, d.feats, d.labels, d.seen, d.val_unseen, d.unseen, d.seen_train,
+                                       d.z_val, d.z_test, kb_store),
+        "classifier_seen_top1": float(np.mean(rank_order(d.logp[d.seen_test])[:, 0]
+                                              == positions(d.labels[d.seen_test], d.seen))),
+        "few_shot": {str(k): {key: _summary(v) for key, v in backbone_few_shot(
+            d.feats.global_, d.labels, d.split.fold, d.split.seed, d.unseen, d.u_support_pool, d.z_test, k,
+            draws).items()} for k in shots},
+        "draws": draws}
+    write_json(run / EVAL_FILE, result)
+    return result
+
+
 def evaluate_run(run: str | os.PathLike[str], clips: Any, shots: Sequence[int] = (1, 3, 5), draws: int = 5,
                  force: bool = False, kb_store: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Evaluate a finished run folder; writes and returns ``openvocab_eval.json`` (see module docstring).
+    A CE-only run (``mc.enabled: false``) goes to :func:`evaluate_ce_run`.
 
     Args:
         run: the run folder (``best.ckpt``, ``config.yaml``, ``openvocab_split.json``).
@@ -220,49 +378,28 @@ def evaluate_run(run: str | os.PathLike[str], clips: Any, shots: Sequence[int] =
             (default: the shipped ``gspmc/descriptions/traduttore_asl33.jsonl``, so the baseline is the
             same whatever store the run trained with).
     """
-    import yaml
-
-    from gspmc.inference.checkpoint import read_checkpoint
     from gspmc.inference.heads import head_weights
-    from gspmc.openvocab.attributes import attribute_matrix, load_class_attributes
-    from gspmc.openvocab.protocol import EVAL_FILE, read_split
-    from gspmc.openvocab.space import ClipFeatures, clip_features, part_text_prototypes, text_prototypes
-    from gspmc.openvocab.splits import class_indices, clip_indices
-    from gspmc.paths import data_dir
+    from gspmc.openvocab.protocol import EVAL_FILE
+    from gspmc.openvocab.space import part_text_prototypes, text_prototypes
     from gspmc.text import load_text_bank
 
     run = Path(run)
     if (run / EVAL_FILE).is_file() and not force:
         return read_json(run / EVAL_FILE)
-    split = read_split(run)
-    cfg = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
-    mc = cfg["mc"]["options"]
-    ckpt_path = run / "best.ckpt"
-    feat_path = run / FEATURE_FILE
-    if feat_path.is_file():
-        feats = ClipFeatures.load(feat_path)
-    else:
-        feats = clip_features(ckpt_path, clips)
-        feats.save(feat_path)
-    ckpt = read_checkpoint(ckpt_path)
-    tau = head_weights(ckpt["state_dict"]).tau or float(mc.get("tau", 0.1))
+    if is_ce_run(run):
+        return evaluate_ce_run(run, clips, shots, draws, force, kb_store)
+    d = load_run(run, clips, text_space=True)
+    split, feats, mc = d.split, d.feats, d.config["mc"]["options"]
+    tau = head_weights(d.ckpt["state_dict"]).tau or float(mc.get("tau", 0.1))
     bank = load_text_bank(mc["store"], clips.classes, mc.get("encoder", "minilm"), cache=mc.get("cache"))
     t_protos, t_has = text_prototypes(bank)  # (C_all, d), (C_all,)
     p_protos = part_text_prototypes(bank, list(feats.parts), mc.get("part_map") or {})
 
-    labels, fold = clips.labels(), split.fold
-    seen = class_indices(clips, split.seen)  # (S,) dataset labels, in the classifier's column order
-    unseen = class_indices(clips, split.unseen)  # (U,)
-    val_unseen = class_indices(clips, split.val_unseen)  # (V,)
-    seen_train, seen_val, seen_test = run_partition(run, clips, split)
-    z_test = clip_indices(clips, split.unseen, fold, held_out=True)  # f's clips of U
-    z_val = clip_indices(clips, split.val_unseen, fold, held_out=False)  # training side's clips of V
-    u_support_pool = clip_indices(clips, split.unseen, fold, held_out=False)  # training side's clips of U
-    # the classifier's columns are its checkpoint's classes: matched to the split's seen classes by name
-    model_classes = [str(c) for c in ckpt["gspmc"]["classes"]]
-    align_classes(model_classes, [clips.classes[c] for c in seen], where=str(ckpt_path))  # another set: refused
-    order = [model_classes.index(clips.classes[c]) for c in seen]  # (S,) the column of each seen class
-    emb, logp = feats.embedding, log_softmax(feats.logits[:, order])  # (N, d), (N, S) in ``seen`` order
+    labels, fold = d.labels, split.fold
+    seen, unseen, val_unseen = d.seen, d.unseen, d.val_unseen
+    seen_train, seen_val, seen_test = d.seen_train, d.seen_val, d.seen_test
+    z_test, z_val, u_support_pool = d.z_test, d.z_val, d.u_support_pool
+    emb, logp = feats.embedding, d.logp  # (N, d), (N, S) in ``seen`` order
 
     def zsl(idx: np.ndarray, space: np.ndarray, w: float) -> np.ndarray:
         g = text_scores(emb[idx], t_protos[space], t_has[space])
@@ -270,12 +407,9 @@ def evaluate_run(run: str | os.PathLike[str], clips: Any, shots: Sequence[int] =
 
     from gspmc.openvocab.protocol import file_sha256
 
-    result: dict[str, Any] = {"split": split.to_json(), "tau": tau, "store": mc["store"],
+    result: dict[str, Any] = {"objective": "gspmc", "split": split.to_json(), "tau": tau, "store": mc["store"],
                               "store_sha256": file_sha256(mc["store"]),
-                              "encoder": bank.encoder_id, "sizes": {
-                                  "zsl_test": int(len(z_test)), "zsl_val": int(len(z_val)),
-                                  "seen_test": int(len(seen_test)), "seen_val": int(len(seen_val)),
-                                  "seen_train": int(len(seen_train))},
+                              "encoder": bank.encoder_id, "sizes": _sizes(d),
                               "unseen_without_text": [clips.classes[c] for c in unseen if not t_has[c]],
                               "seen_without_text": [clips.classes[c] for c in seen if not t_has[c]]}
     n_u = len(unseen)
@@ -295,28 +429,8 @@ def evaluate_run(run: str | os.PathLike[str], clips: Any, shots: Sequence[int] =
     result["zero_shot"] = zs
 
     # baseline: ridge to knowledge-base attributes, nearest unseen class
-    kb = Path(kb_store) if kb_store is not None else package_path("descriptions", "traduttore_asl33.jsonl")
-    codes = load_class_attributes(clips.classes, kb, data_dir() / "kb/asl-lex/signdata-11-5-20.csv")
-    with_codes = [c for c in seen if clips.classes[c] in codes]
-    space_all = np.asarray(with_codes + list(val_unseen) + list(unseen))
-    attrs, attr_names = attribute_matrix(codes, [clips.classes[c] for c in space_all])  # (C, A)
-    a_of = {int(c): attrs[i] for i, c in enumerate(space_all)}
-    train_b = seen_train[np.isin(labels[seen_train], with_codes)]
-    result["baseline"] = {"attributes": len(attr_names), "seen_classes_with_attributes": len(with_codes),
-                          "train_clips": int(len(train_b))}
-    for name, x in (("attributes_sg", feats.global_), ("attributes_raw", feats.inputs)):
-        y = np.stack([a_of[int(c)] for c in labels[train_b]])  # (n, A)
-        models = {lam: ridge_fit(x[train_b], y, lam) for lam in RIDGE_PENALTIES}
-
-        def nn_scores(idx: np.ndarray, space: np.ndarray, lam: float, models: dict = models,
-                      x: np.ndarray = x) -> np.ndarray:
-            return cosine(ridge_predict(models[lam], x[idx]), np.stack([a_of[int(c)] for c in space]))
-
-        lam, lam_vals = pick_on_validation(RIDGE_PENALTIES, lambda p: topk_accuracy(nn_scores(z_val, val_unseen, p), vz, 1))
-        s = nn_scores(z_test, unseen, lam)
-        result["baseline"][name] = {"penalty": lam, "val_by_penalty": dict(zip(map(str, RIDGE_PENALTIES), lam_vals,
-                                                                             strict=True)),
-                                    "top1": topk_accuracy(s, tz, 1), "top5": topk_accuracy(s, tz, 5)}
+    result["baseline"] = attribute_baseline(clips, feats, labels, seen, val_unseen, unseen, seen_train, z_val, z_test,
+                                            kb_store)
 
     # generalised zero-shot: calibrated stacking in the embedding space, and the enrolled recogniser
     def gzsl_sets(new: np.ndarray, seen_idx: np.ndarray, new_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -381,12 +495,9 @@ def evaluate_run(run: str | os.PathLike[str], clips: Any, shots: Sequence[int] =
         per: dict[str, list[float]] = {}
         for draw in range(draws):
             for where, pool in (("cross_signer", u_support_pool), ("own_signer", z_test)):
-                sup = draw_support(_rng(where, fold, split.seed, k, draw), pool, labels, unseen, k)
+                sup = support_draw(where, fold, split.seed, k, draw, pool, labels, unseen)
                 qry = z_test if where == "cross_signer" else np.setdiff1d(z_test, sup)
                 cproto, qt = class_prototypes(emb[sup], labels[sup], unseen), positions(labels[qry], unseen)
-                # reference: the same prototypes on the backbone's S_g, before the projection head
-                sg = cosine(feats.global_[qry], class_prototypes(feats.global_[sup], labels[sup], unseen))
-                per.setdefault(f"{where}/backbone/top1", []).append(topk_accuracy(sg, qt, 1))
                 for tag, w in weights.items():
                     protos = protos_of(unseen, cproto, w)  # (U, d)
                     sc = cosine(emb[qry], protos)
@@ -398,6 +509,8 @@ def evaluate_run(run: str | os.PathLike[str], clips: Any, shots: Sequence[int] =
                                          list(range(len(seen), len(gsp))))
                         for key, val in m.items():
                             per.setdefault(f"gzsl/{tag}/{key}", []).append(val)
+        # reference: the same prototypes on the backbone's S_g, before the projection head
+        per.update(backbone_few_shot(feats.global_, labels, fold, split.seed, unseen, u_support_pool, z_test, k, draws))
         fs[str(k)] = {"text_weight": w_star, "bias": b_star, "val_by_text_weight": np.mean(acc_by_w, axis=0).tolist(),
                       **{key: _summary(v) for key, v in per.items()}}
     result["few_shot"] = fs

@@ -1,14 +1,16 @@
 """The open-vocabulary protocol: train GSP-MC on the seen classes of a class split, then evaluate.
 
-One run per (description store, fold, split seed)::
+One run per (description store, fold, split seed), and one CE-only run per (fold, split seed) as the
+few-shot / attribute baseline without text (``store=None``, tag ``ce``)::
 
-    <root>/<store tag>/<fold>/split<seed>/       a normal `gspmc fit` run folder (best.ckpt, result.json, ...)
+    <root>/<store tag or ce>/<fold>/split<seed>/  a normal `gspmc fit` run folder (best.ckpt, result.json, ...)
         openvocab_split.json                      the ClassSplit (seen / val_unseen / unseen classes)
         openvocab_eval.json                       zero-shot, generalised zero-shot, few-shot, baseline
                                                   (gspmc.openvocab.evaluate.evaluate_run)
 
-Training is the shipped ``traduttore`` recipe with GSP-MC on (``mc.enabled=true``) and the given
-description store, on :func:`gspmc.openvocab.splits.seen_clipset` (seen classes only): the
+Training is a shipped recipe (``traduttore-ctrgcn`` by default; any config name) with GSP-MC on
+(``mc.enabled=true``) and the given description store (or off, for the CE baseline; the same seed, so
+the two arms of a split draw the same data order), on :func:`gspmc.openvocab.splits.seen_clipset` (seen classes only): the
 protocol's own validation split (10% of the training side's seen-class clips) picks the epoch.
 """
 
@@ -27,30 +29,37 @@ from gspmc.openvocab.splits import ClassSplit, make_class_split, seen_clipset
 SPLIT_FILE = "openvocab_split.json"
 EVAL_FILE = "openvocab_eval.json"
 FOLDS: tuple[str, ...] = ("TheCamNelson", "dmohazab")
+CE_TAG = "ce"  # the folder of the CE-only runs (no description store, no text space)
 
 
-def store_tag(store: str | os.PathLike[str]) -> str:
-    """A folder name for a description store: its file name without ``.jsonl`` (``traduttore_asl33``)."""
+def store_tag(store: str | os.PathLike[str] | None) -> str:
+    """A folder name for a description store: its file name without ``.jsonl`` (``traduttore_asl33``);
+    ``ce`` for ``None`` (the CE-only baseline)."""
+    if store is None:
+        return CE_TAG
     name = Path(store).name
     name = re.sub(r"\.jsonl$", "", name)
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
 
 
-def run_dir(root: str | os.PathLike[str], store: str | os.PathLike[str], split: ClassSplit) -> Path:
-    """``<root>/<store tag>/<fold>/split<seed>``."""
+def run_dir(root: str | os.PathLike[str], store: str | os.PathLike[str] | None, split: ClassSplit) -> Path:
+    """``<root>/<store tag>/<fold>/split<seed>`` (``<root>/ce/...`` for ``store=None``)."""
     return Path(root) / store_tag(store) / split.fold / f"split{split.seed}"
 
 
-def split_config(store: str | os.PathLike[str], split: ClassSplit, config: str = "traduttore-ctrgcn",
+def split_config(store: str | os.PathLike[str] | None, split: ClassSplit, config: str = "traduttore-ctrgcn",
                  overrides: Sequence[str] = (), cache: str | os.PathLike[str] | None = None) -> Any:
-    """The training config: ``config`` + GSP-MC on, ``store``, the split's fold, trainer seed = split seed;
-    ``cache``: where the store's embedding cache goes (default: next to the store)."""
+    """The training config: ``config`` + GSP-MC on with ``store`` (off when ``store`` is None), the split's
+    fold, trainer seed = split seed; ``cache``: where the store's embedding cache goes (default: next to
+    the store)."""
     from gspmc.train.config import load_config
 
-    sets = [
+    text = ["mc.enabled=false"] if store is None else [
         "mc.enabled=true",
         f"mc.options.store={Path(store)}",
-        *([f"mc.options.cache={Path(cache)}"] if cache is not None else []),
+        *([f"mc.options.cache={Path(cache)}"] if cache is not None else [])]
+    sets = [
+        *text,
         f"data.fold={split.fold}",
         f"trainer.seed={split.seed}",
         f"name=openvocab-{store_tag(store)}-{split.fold}-{split.seed}",
@@ -62,9 +71,11 @@ def split_config(store: str | os.PathLike[str], split: ClassSplit, config: str =
     return load_config(find_config(config), sets)
 
 
-def train_split(clips: ClipSet, store: str | os.PathLike[str], split: ClassSplit, root: str | os.PathLike[str],
-                config: str = "traduttore-ctrgcn", overrides: Sequence[str] = ()) -> dict[str, Any]:
-    """Train (or resume, or skip when complete) the GSP-MC run of one split; returns its result.json."""
+def train_split(clips: ClipSet, store: str | os.PathLike[str] | None, split: ClassSplit,
+                root: str | os.PathLike[str], config: str = "traduttore-ctrgcn",
+                overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """Train (or resume, or skip when complete) the run of one split: GSP-MC with ``store``, or CE only
+    when ``store`` is None; returns its result.json."""
     from gspmc.train.fit import fit, read_result
 
     out = run_dir(root, store, split)
@@ -72,7 +83,8 @@ def train_split(clips: ClipSet, store: str | os.PathLike[str], split: ClassSplit
     if done is not None:
         return done
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / SPLIT_FILE, {**split.to_json(), "store": str(store), "store_sha256": file_sha256(store)})
+    write_json(out / SPLIT_FILE, {**split.to_json(), "store": None if store is None else str(store),
+                                  "store_sha256": None if store is None else file_sha256(store), "config": config})
     cfg = split_config(store, split, config, overrides, cache=Path(root) / "cache" / f"{store_tag(store)}.emb.npz")
     return fit(cfg, out, clips=seen_clipset(clips, split))
 

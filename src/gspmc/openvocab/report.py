@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from gspmc.io import read_json
-from gspmc.openvocab.protocol import EVAL_FILE
+from gspmc.openvocab.protocol import CE_TAG, EVAL_FILE
+from gspmc.train.paired import stratified_interval
 
 FOLD_SHORT = {"TheCamNelson": "TCN", "dmohazab": "dmo"}
 
@@ -175,10 +176,67 @@ def settings_table(evals: dict[str, list[dict]]) -> str:
                       "recogniser bias by K (clips+text)"], rows))
 
 
+def _paired(ce: list[dict], runs: list[dict], get_row: Callable[[dict], float],
+            get_ce: Callable[[dict], float]) -> tuple[str, int]:
+    """``row - CE`` in points over the runs of the same (fold, split), fold-stratified 95% CI; and the pair count."""
+    by_split = {(r["split"]["fold"], r["split"]["seed"]): r for r in ce}
+    groups: dict[str, list[float]] = {}
+    for r in runs:
+        key = (r["split"]["fold"], r["split"]["seed"])
+        if key in by_split:
+            groups.setdefault(key[0], []).append(100.0 * (get_row(r) - get_ce(by_split[key])))
+    n = sum(len(g) for g in groups.values())
+    if not n:
+        return "-", 0
+    mean, _, lo, hi, _ = stratified_interval(groups)
+    return (f"{mean:+.1f}" if lo != lo else f"{mean:+.1f} [{lo:+.1f}, {hi:+.1f}]"), n
+
+
+def ce_baseline_table(ce: list[dict], evals: dict[str, list[dict]]) -> str:
+    """Few-shot and the attribute baseline: the CE-only backbone against each GSP-MC store's runs, paired by
+    (fold, class split): the same support clips in every run of a split (``support_draw``)."""
+    shots = sorted({int(k) for r in ce for k in r["few_shot"]})
+
+    def fs(r: dict, k: int, key: str) -> float:
+        return r["few_shot"][str(k)][key]["mean"]
+
+    rows, n_pairs = [], 0
+    for tag, runs in evals.items():
+        for k in shots:
+            for where in ("cross_signer", "own_signer"):
+                ce_get = lambda r, k=k, w=where: fs(r, k, f"{w}/backbone/top1")  # noqa: E731
+                for label, key in (("GSP-MC, S_g", "backbone"), ("GSP-MC, text space", "clips")):
+                    get = lambda r, k=k, w=where, key=key: fs(r, k, f"{w}/{key}/top1")  # noqa: E731
+                    diff, n = _paired(ce, runs, get, ce_get)
+                    n_pairs = max(n_pairs, n)
+                    rows.append([f"few-shot K = {k}, {where.replace('_', ' ')}", f"{_short(tag)}: {label}",
+                                 _cell(ce, ce_get), _cell(runs, get), diff])
+        for label, key in (("attributes <- S_g (ridge), zero-shot", "attributes_sg"),):
+            get = lambda r, key=key: r["baseline"][key]["top1"]  # noqa: E731
+            diff, n = _paired(ce, runs, get, get)
+            rows.append([label, f"{_short(tag)}: S_g", _cell(ce, get), _cell(runs, get), diff])
+        get_c = lambda r: r["classifier_seen_top1"]  # noqa: E731
+        diff, n = _paired(ce, runs, lambda r: r["gzsl_recognizer"]["classifier_seen_top1"], get_c)
+        rows.append(["trained classifier, seen classes' test clips", _short(tag), _cell(ce, get_c),
+                     _cell(runs, lambda r: r["gzsl_recognizer"]["classifier_seen_top1"]), diff])
+    return (f"The CE-only backbone (`{CE_TAG}`: the same recipe and seeds, GSP-MC off) against GSP-MC: TEST top-1 % on "
+            "the held-out signer, mean ± std over runs; paired = GSP-MC - CE in points over the runs of the same fold "
+            f"and class split (up to {n_pairs} pairs), fold-stratified 95% CI\n\n"
+            + _table(["what", "GSP-MC arm", "CE-only, S_g", "GSP-MC", "paired"], rows))
+
+
 def tables(root: str | os.PathLike[str], stores: Sequence[str] | None = None) -> str:
-    """All tables of docs/open-vocabulary.md for the evaluated runs under ``root``."""
+    """All tables of docs/open-vocabulary.md for the evaluated runs under ``root``; with CE-only runs
+    (folder ``ce``) also the CE baseline table."""
     evals = load_evaluations(root, stores)
-    if not evals:
+    evals.pop(CE_TAG, None)
+    ce = load_evaluations(root, [CE_TAG]).get(CE_TAG)
+    if not evals and not ce:
         return f"no evaluated run under {root} (run `bench/openvocab.py evaluate` first)"
-    return "\n\n".join([zero_shot_table(evals), zero_shot_runs_table(evals), gzsl_table(evals), few_shot_table(evals),
-                        settings_table(evals)])
+    if not evals:
+        return f"only CE-only runs under {root}: evaluate a GSP-MC store's runs to compare against"
+    parts = [zero_shot_table(evals), zero_shot_runs_table(evals), gzsl_table(evals), few_shot_table(evals),
+             settings_table(evals)]
+    if ce:
+        parts.append(ce_baseline_table(ce, evals))
+    return "\n\n".join(parts)

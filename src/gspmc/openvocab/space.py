@@ -5,7 +5,8 @@
   :class:`gspmc.text.TextBank` (``gspmc.text.load_text_bank``: texts aligned to classes by name).
 - :func:`part_text_prototypes`: the same per model part, after the objective's part mapping.
 - :func:`clip_features`: for every clip of a ClipSet, the classifier logits, S_g, the unit global
-  embedding and the unit part embeddings of a checkpoint (test-time input, no augmentation).
+  embedding and the unit part embeddings of a checkpoint (test-time input, no augmentation); of a
+  CE-only checkpoint (no text space) the logits and S_g only.
 """
 
 from __future__ import annotations
@@ -65,8 +66,8 @@ class ClipFeatures:
 
     logits: np.ndarray  # (N, K) classifier logits over the checkpoint's trained classes
     global_: np.ndarray  # (N, D) S_g
-    embedding: np.ndarray  # (N, d) unit(global_head(S_g))
-    parts: dict[str, np.ndarray]  # model part -> (N, d) unit(part_head(S_p))
+    embedding: np.ndarray  # (N, d) unit(global_head(S_g)); (N, 0) for a CE-only checkpoint
+    parts: dict[str, np.ndarray]  # model part -> (N, d) unit(part_head(S_p)); empty for a CE-only checkpoint
     inputs: np.ndarray  # (N, 3 * T * V) the flattened model inputs (raw-feature baseline)
 
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -83,32 +84,40 @@ class ClipFeatures:
 
 
 @torch.no_grad()
-def clip_features(checkpoint: str | os.PathLike[str], clips: Any, batch_size: int = 64) -> ClipFeatures:
-    """Run a GSP-MC checkpoint over every clip of ``clips`` (test-time input pipeline).
+def clip_features(checkpoint: str | os.PathLike[str], clips: Any, batch_size: int = 64,
+                  text_space: bool = True) -> ClipFeatures:
+    """Run a checkpoint over every clip of ``clips`` (test-time input pipeline).
+
+    Args:
+        text_space: require the GSP-MC projection heads (the default); with False a CE-only checkpoint
+            is accepted and gives an (N, 0) embedding and no part embeddings.
 
     Raises:
-        DataError: the checkpoint has no GSP-MC global projection head.
+        DataError: ``text_space`` and the checkpoint has no GSP-MC global projection head.
     """
     from gspmc.data.dataset import SkeletonDataset
     from gspmc.inference.checkpoint import load_recognizer, read_checkpoint
 
     rec = load_recognizer(checkpoint)
     heads = head_weights(read_checkpoint(checkpoint)["state_dict"])
-    if heads.global_head is None:
+    if heads.global_head is None and text_space:
         raise DataError(checkpoint, f"no GSP-MC projection head; {NO_TEXT_SPACE_HINT}")
     model = rec.model.eval()
     names = list(rec.layout.parts)
     ds = SkeletonDataset(clips, np.arange(len(clips)), rec.input_cfg, None, 0)
     out: dict[str, list[np.ndarray]] = {"logits": [], "global": [], "emb": [], "inputs": []}
-    parts: dict[str, list[np.ndarray]] = {p: [] for p in heads.part_heads}
+    parts: dict[str, list[np.ndarray]] = {p: [] for p in heads.part_heads} if heads.global_head is not None else {}
     for start in range(0, len(ds), batch_size):
         x = torch.stack([torch.as_tensor(ds[i][0]) for i in range(start, min(start + batch_size, len(ds)))])
         feats = model.encode(x)  # global_ (n, D), parts (n, P, D)
         out["logits"].append(model.classify(feats.global_).numpy())  # (n, K)
         out["global"].append(feats.global_.numpy())
-        out["emb"].append(F.normalize(heads.global_head(feats.global_), dim=1).numpy())  # (n, d)
+        if heads.global_head is not None:
+            out["emb"].append(F.normalize(heads.global_head(feats.global_), dim=1).numpy())  # (n, d)
+        else:
+            out["emb"].append(np.zeros((len(x), 0), np.float32))  # (n, 0): no text space
         out["inputs"].append(x.reshape(len(x), -1).numpy())  # (n, 3 T V)
-        for p, head in heads.part_heads.items():
+        for p, head in (heads.part_heads.items() if parts else ()):
             parts[p].append(F.normalize(head(feats.parts[:, names.index(p)]), dim=1).numpy())
     cat = {k: np.concatenate(v).astype(np.float32) for k, v in out.items()}
     return ClipFeatures(cat["logits"], cat["global"], cat["emb"],
