@@ -4,7 +4,8 @@ fold-stratified 95% CI (gspmc.train.paired.stratified_interval), from finished g
 
     python bench/issue20_curve.py --out runs/lm/probe --png docs/figures/data_efficiency.png
 
-Rows: k<k>-ce / k<k>-gspmc (configs/rows/landmark-k.yaml) and, for "all", --all-ce / --all-gspmc.
+Rows: k<k>-ce / k<k>-gspmc (configs/rows/landmark-k.yaml) and, for "all", --all-ce / --all-gspmc;
+--suffix -adamw reads k<k>-ce-adamw / k<k>-gspmc-adamw (configs/rows/landmark-k-adamw.yaml: the default recipe).
 """
 
 from __future__ import annotations
@@ -47,8 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--all-gspmc", default="gspmc")
     ap.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
     ap.add_argument("--png", type=Path)
+    ap.add_argument("--suffix", default="", help="row-name suffix of the k rows, e.g. -adamw")
     args = ap.parse_args(argv)
-    points = [(str(k), f"k{k}-ce", f"k{k}-gspmc") for k in args.ks] + [("all", args.all_ce, args.all_gspmc)]
+    points = [(str(k), f"k{k}-ce{args.suffix}", f"k{k}-gspmc{args.suffix}") for k in args.ks] + [("all", args.all_ce, args.all_gspmc)]
     print("| k | split | fold | CE top-1 | GSP-MC top-1 | paired GSP-MC - CE (points) | pairs |")
     print("|---|---|---|---|---|---|---|")
     curve = []
