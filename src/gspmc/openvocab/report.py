@@ -171,14 +171,17 @@ def settings_table(evals: dict[str, list[dict]]) -> str:
                                for k in sorted(runs[0]["few_shot"], key=int)),
                      "; ".join(f"{k}: " + vals(lambda r, k=k: r["few_shot"][k]["bias"]["clips+text"])
                                for k in sorted(runs[0]["few_shot"], key=int))])
-    return ("Settings chosen on the validation classes, per run (fold TCN splits 0-2, then dmo splits 0-2)\n\n"
+    order = ", ".join(f"{FOLD_SHORT.get(r['split']['fold'], r['split']['fold'])} {r['split']['seed']}"
+                      for r in next(iter(evals.values())))
+    return (f"Settings chosen on the validation classes, per run ({order})\n\n"
             + _table(["store", "part weight w", "gamma", "recogniser bias (zero-shot)", "text weight by K",
                       "recogniser bias by K (clips+text)"], rows))
 
 
 def _paired(ce: list[dict], runs: list[dict], get_row: Callable[[dict], float],
             get_ce: Callable[[dict], float]) -> tuple[str, int]:
-    """``row - CE`` in points over the runs of the same (fold, split), fold-stratified 95% CI; and the pair count."""
+    """``row - CE`` in points over the runs of the same (fold, split): the per-fold means (TCN / dmo) and the
+    fold-stratified pooled mean with its 95% CI, as two table cells; and the pair count."""
     by_split = {(r["split"]["fold"], r["split"]["seed"]): r for r in ce}
     groups: dict[str, list[float]] = {}
     for r in runs:
@@ -187,9 +190,10 @@ def _paired(ce: list[dict], runs: list[dict], get_row: Callable[[dict], float],
             groups.setdefault(key[0], []).append(100.0 * (get_row(r) - get_ce(by_split[key])))
     n = sum(len(g) for g in groups.values())
     if not n:
-        return "-", 0
+        return "- | -", 0
     mean, _, lo, hi, _ = stratified_interval(groups)
-    return (f"{mean:+.1f}" if lo != lo else f"{mean:+.1f} [{lo:+.1f}, {hi:+.1f}]"), n
+    per_fold = " / ".join(f"{np.mean(groups[f]):+.1f}" if f in groups else "-" for f in FOLD_SHORT)
+    return per_fold + " | " + (f"{mean:+.1f}" if lo != lo else f"{mean:+.1f} [{lo:+.1f}, {hi:+.1f}]"), n
 
 
 def ce_baseline_table(ce: list[dict], evals: dict[str, list[dict]]) -> str:
@@ -222,7 +226,7 @@ def ce_baseline_table(ce: list[dict], evals: dict[str, list[dict]]) -> str:
     return (f"The CE-only backbone (`{CE_TAG}`: the same recipe and seeds, GSP-MC off) against GSP-MC: TEST top-1 % on "
             "the held-out signer, mean ± std over runs; paired = GSP-MC - CE in points over the runs of the same fold "
             f"and class split (up to {n_pairs} pairs), fold-stratified 95% CI\n\n"
-            + _table(["what", "GSP-MC arm", "CE-only, S_g", "GSP-MC", "paired"], rows))
+            + _table(["what", "GSP-MC arm", "CE-only, S_g", "GSP-MC", "paired TCN / dmo", "paired, pooled"], rows))
 
 
 def tables(root: str | os.PathLike[str], stores: Sequence[str] | None = None) -> str:
