@@ -145,6 +145,26 @@ def fmt(res: dict) -> str:
     return "\n".join(lines)
 
 
+def markdown_row(res: dict) -> str:
+    """One row of a results.md table: per-fold paired val / TEST means, pooled with CIs, the decision."""
+    def ci(p: dict, nd: int = 2) -> str:
+        return f"{p['mean']:+.{nd}f} [{p['low']:+.{nd}f}, {p['high']:+.{nd}f}]" if p["n"] else "-"
+
+    def fold(k: str) -> str:
+        return " / ".join(f"{res['folds'][f]['diff'][k][0]:+.1f}" if k in res["folds"][f]["diff"] else "-"
+                          for f in FOLDS)
+
+    p = res["pooled"]
+    n = min((len(f["seeds"]) for f in res["folds"].values()), default=0)
+    return (f"| `{res['row']}` | {n} | {fold('val_top1')} | {ci(p['val_top1'])} | {ci(p['val_loss'], 3)} | "
+            f"{fold('test_top1')} | {ci(p['test_top1'], 1)} | {res['decision']}"
+            f"{'; val interval above 0' if p['val_top1']['n'] and p['val_top1']['low'] > 0 else ''} |")
+
+
+MARKDOWN_HEADER = ("| row | seeds per fold | paired val TCN / dmo | pooled val | pooled val loss | paired TEST TCN / dmo | "
+                   "pooled TEST | decision (rule) |\n|---|---|---|---|---|---|---|---|")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, required=True)
@@ -154,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fused", nargs="*", default=[], help="streams to fuse (equal weights) as one more comparison")
     ap.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--markdown", action="store_true", help="also print the comparisons as one results.md table")
     args = ap.parse_args(argv)
     print("# pooled = fold-stratified (gspmc.train.paired.stratified_interval); per-fold CIs: one-sample t")
     allres = []
@@ -168,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
             print(fmt(r))
     if args.json:
         args.json.write_text(json.dumps(allres, indent=1))
+    if args.markdown:
+        print("\n" + MARKDOWN_HEADER)
+        print("\n".join(markdown_row(r) for r in allres))
     return 0
 
 
