@@ -76,12 +76,10 @@ mc: {{enabled: false, options: {{store: {str(store)!r}, encoder: test-hash}}}}
     return path
 
 
-def test_protocol_trains_on_seen_classes_and_evaluates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple:
+    """The tiny dataset, store, config, the class split (2 unseen, 1 validation class) and the runs root; the
+    ASL-LEX subset under a temporary GSPMC_DATA."""
     from gspmc.data import load_dataset
-    from gspmc.inference.checkpoint import load_recognizer
-    from gspmc.openvocab.evaluate import evaluate_run
-    from gspmc.openvocab.protocol import EVAL_FILE, SPLIT_FILE, read_split, run_dir, train_split
-    from gspmc.openvocab.report import tables
     from gspmc.openvocab.splits import make_class_split
 
     data_dir = tmp_path / "data"
@@ -95,6 +93,16 @@ def test_protocol_trains_on_seen_classes_and_evaluates(tmp_path: Path, monkeypat
     clips = load_dataset(npz, format="mp-npz")
     split = make_class_split(clips, "TheCamNelson", 0, n_unseen=2, n_val=1, excluded=())
     root = tmp_path / "runs"
+    return clips, store, cfg, split, root
+
+
+def test_protocol_trains_on_seen_classes_and_evaluates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gspmc.inference.checkpoint import load_recognizer
+    from gspmc.openvocab.evaluate import evaluate_run
+    from gspmc.openvocab.protocol import EVAL_FILE, SPLIT_FILE, read_split, run_dir, train_split
+    from gspmc.openvocab.report import tables
+
+    clips, store, cfg, split, root = _setup(tmp_path, monkeypatch)
     result = train_split(clips, store, split, root, config=str(cfg))
     out = run_dir(root, store, split)
     assert out == root / "tiny" / "TheCamNelson" / "split0" and result["complete"]
@@ -175,26 +183,14 @@ def test_ce_baseline_run_pairs_with_the_gspmc_run(tmp_path: Path, monkeypatch: p
     """``store=None`` trains the CE-only baseline (GSP-MC off, same seed) under ``<root>/ce``; its evaluation
     has the text-free parts only, enrols the same support clips as the GSP-MC run of the split, and the
     report pairs the two by (fold, split)."""
-    from gspmc.data import load_dataset
     from gspmc.errors import DataError
     from gspmc.inference.checkpoint import load_recognizer
     from gspmc.openvocab.evaluate import FEATURE_FILE, evaluate_ce_run, evaluate_run
     from gspmc.openvocab.protocol import SPLIT_FILE, run_dir, train_split
     from gspmc.openvocab.report import tables
     from gspmc.openvocab.space import ClipFeatures, clip_features
-    from gspmc.openvocab.splits import make_class_split
 
-    data_dir = tmp_path / "data"
-    (data_dir / "kb/asl-lex").mkdir(parents=True)
-    (data_dir / "kb/asl-lex/signdata-11-5-20.csv").write_text(
-        "\n".join(",".join(r) for r in [ASLLEX_COLS, *ASLLEX_ROWS]) + "\n", encoding="utf-8")
-    monkeypatch.setenv("GSPMC_DATA", str(data_dir))
-    npz = _synthetic_npz(tmp_path / "tiny.npz")
-    store = _store(tmp_path / "tiny.jsonl")
-    cfg = _config(tmp_path / "tiny.yaml", npz, store)
-    clips = load_dataset(npz, format="mp-npz")
-    split = make_class_split(clips, "TheCamNelson", 0, n_unseen=2, n_val=1, excluded=())
-    root = tmp_path / "runs"
+    clips, store, cfg, split, root = _setup(tmp_path, monkeypatch)
     train_split(clips, store, split, root, config=str(cfg))
     result = train_split(clips, None, split, root, config=str(cfg))
     gsp, ce = run_dir(root, store, split), run_dir(root, None, split)
