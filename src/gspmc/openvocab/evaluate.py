@@ -288,9 +288,20 @@ class RunData:
     u_support_pool: np.ndarray  # the training side's clips of U
     logp: np.ndarray  # (N, S) classifier log-probabilities in ``seen`` order
 
+    @property
+    def text_space(self) -> bool:
+        """False for a CE-only run (trained with ``mc.enabled: false``: no projection heads)."""
+        return _trained_with_text(self.config)
 
-def load_run(run: Path, clips: Any, text_space: bool) -> RunData:
-    """Read a finished run folder (features cached in ``openvocab_features.npz``)."""
+
+def _trained_with_text(config: dict[str, Any]) -> bool:
+    """Whether a run's config trained with GSP-MC on (``mc.enabled``)."""
+    return bool((config.get("mc") or {}).get("enabled"))
+
+
+def load_run(run: Path, clips: Any) -> RunData:
+    """Read a finished run folder (features cached in ``openvocab_features.npz``; the text space is
+    required exactly when the run was trained with GSP-MC)."""
     import yaml
 
     from gspmc.inference.checkpoint import read_checkpoint
@@ -305,7 +316,7 @@ def load_run(run: Path, clips: Any, text_space: bool) -> RunData:
     if feat_path.is_file():
         feats = ClipFeatures.load(feat_path)
     else:
-        feats = clip_features(ckpt_path, clips, text_space=text_space)
+        feats = clip_features(ckpt_path, clips, text_space=_trained_with_text(cfg))
         feats.save(feat_path)
     ckpt = read_checkpoint(ckpt_path)
     labels, fold = clips.labels(), split.fold
@@ -329,14 +340,6 @@ def _sizes(d: RunData) -> dict[str, int]:
             "seen_val": int(len(d.seen_val)), "seen_train": int(len(d.seen_train))}
 
 
-def is_ce_run(run: str | os.PathLike[str]) -> bool:
-    """True when the run was trained without GSP-MC (its config has ``mc.enabled: false``)."""
-    import yaml
-
-    cfg = yaml.safe_load((Path(run) / "config.yaml").read_text(encoding="utf-8"))
-    return not bool((cfg.get("mc") or {}).get("enabled"))
-
-
 def evaluate_ce_run(run: str | os.PathLike[str], clips: Any, shots: Sequence[int] = (1, 3, 5), draws: int = 5,
                     force: bool = False, kb_store: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Evaluate a finished CE-only run (no text space): few-shot prototypes on S_g (the support draws of
@@ -347,7 +350,14 @@ def evaluate_ce_run(run: str | os.PathLike[str], clips: Any, shots: Sequence[int
     run = Path(run)
     if (run / EVAL_FILE).is_file() and not force:
         return read_json(run / EVAL_FILE)
-    d = load_run(run, clips, text_space=False)
+    return _evaluate_text_free(run, load_run(run, clips), clips, shots, draws, kb_store)
+
+
+def _evaluate_text_free(run: Path, d: RunData, clips: Any, shots: Sequence[int], draws: int,
+                        kb_store: str | os.PathLike[str] | None) -> dict[str, Any]:
+    """The CE-only evaluation of a loaded run; writes ``openvocab_eval.json``."""
+    from gspmc.openvocab.protocol import EVAL_FILE
+
     n_u = len(d.unseen)
     result: dict[str, Any] = {
         "objective": "ce", "split": d.split.to_json(), "sizes": _sizes(d),
@@ -386,9 +396,9 @@ def evaluate_run(run: str | os.PathLike[str], clips: Any, shots: Sequence[int] =
     run = Path(run)
     if (run / EVAL_FILE).is_file() and not force:
         return read_json(run / EVAL_FILE)
-    if is_ce_run(run):
-        return evaluate_ce_run(run, clips, shots, draws, force, kb_store)
-    d = load_run(run, clips, text_space=True)
+    d = load_run(run, clips)
+    if not d.text_space:
+        return _evaluate_text_free(run, d, clips, shots, draws, kb_store)
     split, feats, mc = d.split, d.feats, d.config["mc"]["options"]
     tau = head_weights(d.ckpt["state_dict"]).tau or float(mc.get("tau", 0.1))
     bank = load_text_bank(mc["store"], clips.classes, mc.get("encoder", "minilm"), cache=mc.get("cache"))

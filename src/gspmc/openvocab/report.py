@@ -215,14 +215,13 @@ def ce_baseline_table(ce: list[dict], evals: dict[str, list[dict]]) -> str:
                     n_pairs = max(n_pairs, n)
                     rows.append([f"few-shot K = {k}, {where.replace('_', ' ')}", f"{_short(tag)}: {label}",
                                  _cell(ce, ce_get), _cell(runs, get), diff])
-        for label, key in (("attributes <- S_g (ridge), zero-shot", "attributes_sg"),):
-            get = lambda r, key=key: r["baseline"][key]["top1"]  # noqa: E731
-            diff, n = _paired(ce, runs, get, get)
-            rows.append([label, f"{_short(tag)}: S_g", _cell(ce, get), _cell(runs, get), diff])
+        get_a = lambda r: r["baseline"]["attributes_sg"]["top1"]  # noqa: E731
+        rows.append(["attributes <- S_g (ridge), zero-shot", f"{_short(tag)}: S_g", _cell(ce, get_a), _cell(runs, get_a),
+                     _paired(ce, runs, get_a, get_a)[0]])
         get_c = lambda r: r["classifier_seen_top1"]  # noqa: E731
-        diff, n = _paired(ce, runs, lambda r: r["gzsl_recognizer"]["classifier_seen_top1"], get_c)
-        rows.append(["trained classifier, seen classes' test clips", _short(tag), _cell(ce, get_c),
-                     _cell(runs, lambda r: r["gzsl_recognizer"]["classifier_seen_top1"]), diff])
+        get_g = lambda r: r["gzsl_recognizer"]["classifier_seen_top1"]  # noqa: E731
+        rows.append(["trained classifier, seen classes' test clips", _short(tag), _cell(ce, get_c), _cell(runs, get_g),
+                     _paired(ce, runs, get_g, get_c)[0]])
     return (f"The CE-only backbone (`{CE_TAG}`: the same recipe and seeds, GSP-MC off) against GSP-MC: TEST top-1 % on "
             "the held-out signer, mean ± std over runs; paired = GSP-MC - CE in points over the runs of the same fold "
             f"and class split (up to {n_pairs} pairs), fold-stratified 95% CI\n\n"
@@ -233,8 +232,9 @@ def tables(root: str | os.PathLike[str], stores: Sequence[str] | None = None) ->
     """All tables of docs/open-vocabulary.md for the evaluated runs under ``root``; with CE-only runs
     (folder ``ce``) also the CE baseline table."""
     evals = load_evaluations(root, stores)
-    evals.pop(CE_TAG, None)
-    ce = load_evaluations(root, [CE_TAG]).get(CE_TAG)
+    ce = evals.pop(CE_TAG, None)
+    if ce is None and stores:  # the CE runs pair with any store's, listed or not
+        ce = load_evaluations(root, [CE_TAG]).get(CE_TAG)
     if not evals and not ce:
         return f"no evaluated run under {root} (run `bench/openvocab.py evaluate` first)"
     if not evals:

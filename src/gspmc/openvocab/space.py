@@ -106,7 +106,7 @@ def clip_features(checkpoint: str | os.PathLike[str], clips: Any, batch_size: in
     names = list(rec.layout.parts)
     ds = SkeletonDataset(clips, np.arange(len(clips)), rec.input_cfg, None, 0)
     out: dict[str, list[np.ndarray]] = {"logits": [], "global": [], "emb": [], "inputs": []}
-    parts: dict[str, list[np.ndarray]] = {p: [] for p in heads.part_heads} if heads.global_head is not None else {}
+    parts: dict[str, list[np.ndarray]] = {p: [] for p in heads.part_heads}
     for start in range(0, len(ds), batch_size):
         x = torch.stack([torch.as_tensor(ds[i][0]) for i in range(start, min(start + batch_size, len(ds)))])
         feats = model.encode(x)  # global_ (n, D), parts (n, P, D)
@@ -117,7 +117,7 @@ def clip_features(checkpoint: str | os.PathLike[str], clips: Any, batch_size: in
         else:
             out["emb"].append(np.zeros((len(x), 0), np.float32))  # (n, 0): no text space
         out["inputs"].append(x.reshape(len(x), -1).numpy())  # (n, 3 T V)
-        for p, head in (heads.part_heads.items() if parts else ()):
+        for p, head in heads.part_heads.items():
             parts[p].append(F.normalize(head(feats.parts[:, names.index(p)]), dim=1).numpy())
     cat = {k: np.concatenate(v).astype(np.float32) for k, v in out.items()}
     return ClipFeatures(cat["logits"], cat["global"], cat["emb"],
